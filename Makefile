@@ -1,0 +1,99 @@
+# farsight build.  `make` builds everything into build/ (or build-$(SAN)/ with
+# SAN=asan or SAN=tsan); `make test` builds and runs the test suite.
+#
+# Layout (each folder is one part of the architecture, see docs/ARCHITECTURE.md):
+#   src/runtime   pager, local cache and reclaim, stats, settings, traces
+#   src/backend   far-memory backends (mem, tcp)
+#   src/prefetch  prefetcher policies
+#   src/model     future maps, tokenizer, RetNet, training
+#   src/preload   libfarsight-preload.so (malloc/mmap shim)
+#   src/memd      the memory server
+#   src/cli       the `farsight` command
+#   workloads     the paper's workloads (farsight-workloads)
+#   tests         one standalone program per behaviour (test_*.c)
+
+CC ?= cc
+CXX ?= c++
+SAN ?=
+BUILD ?= build$(if $(SAN),-$(SAN),)
+
+WARN := -Wall -Wextra -Wno-unused-parameter
+OPT ?= -O2 -g
+CFLAGS_BASE := -std=gnu11 $(WARN) $(OPT) -fPIC -pthread -Iinclude -Isrc/runtime -Isrc/backend \
+	-Isrc/prefetch -Isrc/model -Isrc/cli -D_GNU_SOURCE
+ifeq ($(SAN),asan)
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),tsan)
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+CFLAGS := $(CFLAGS_BASE) $(SANFLAGS) $(EXTRA_CFLAGS)
+CXXFLAGS := -std=gnu++17 $(WARN) $(OPT) -pthread -Iinclude $(SANFLAGS)
+LDFLAGS := -pthread $(SANFLAGS)
+LDLIBS := -lm
+
+LIB_SRC := $(wildcard src/runtime/*.c src/backend/*.c src/prefetch/*.c src/model/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PRELOAD_SRC := $(wildcard src/preload/*.c)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC := $(wildcard src/cli/*.c src/memd/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
+TEST_HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIB := $(BUILD)/libfarsight.a
+PRELOAD := $(BUILD)/libfarsight-preload.so
+CLI := $(BUILD)/farsight
+
+.PHONY: all test check bench clean workloads install-deps
+all: $(LIB) $(PRELOAD) $(CLI) workloads $(TEST_BIN) $(TEST_HELPER_BIN) $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The preload shim links jemalloc (its allocator for far-memory arenas) statically
+# where possible, so that the program's own allocator symbols cannot shadow it.
+PRELOAD_LIBS ?= -ljemalloc
+$(PRELOAD): $(PRELOAD_OBJ) $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(PRELOAD_LIBS) -ldl $(LDLIBS)
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/testlib.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O3 -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+-include workloads/workloads.mk
+
+test: all
+	BUILD=$(BUILD) tests/run.sh
+
+check: test
+
+bench: all
+	BUILD=$(BUILD) bench/run-micro.sh
+
+install-deps:
+	tools/install-deps.sh
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(LIB_OBJ:.o=.d) $(PRELOAD_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,188 @@
+/*
+ * farsight.h - the one public header of libfarsight.
+ *
+ * libfarsight is a user-space far-memory runtime: memory obtained from it lives in a
+ * far-memory arena (a memfd registered with userfaultfd); only a budget of its pages is
+ * kept local, the rest is held by a backend (an embedded emulated store, or a memory
+ * server over TCP), and a prefetcher policy fetches pages before they are touched.
+ *
+ * Every public name starts with fs_ (FS_ for constants).  Functions return 0 or a
+ * negative FS_E* code; fs_strerror() turns a code into a sentence.  Nothing in the
+ * library calls exit().
+ */
+#ifndef FARSIGHT_H
+#define FARSIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FS_VERSION_STRING "0.1.0"
+#define FS_PAGE_SIZE 4096u
+#define FS_PAGE_SHIFT 12
+
+/* ---- errors ------------------------------------------------------------------ */
+enum {
+	FS_OK = 0,
+	FS_EINVAL = -1,   /* a bad argument or setting */
+	FS_ENOMEM = -2,   /* local allocation failed */
+	FS_ENOSYS = -3,   /* the kernel lacks a feature we need */
+	FS_EBACKEND = -4, /* the far-memory backend failed (I/O, connection) */
+	FS_EFULL = -5,    /* far memory is full */
+	FS_EFORMAT = -6,  /* a file is damaged or of the wrong kind/version */
+	FS_EIO = -7,      /* a local file could not be read or written */
+	FS_EAUTH = -8,    /* the memory server refused our credentials */
+	FS_ERANGE = -9,   /* an address or size outside what was set up */
+};
+const char *fs_strerror(int err);
+
+/* ---- settings -----------------------------------------------------------------
+ * All settings live in one table (src/runtime/settings.c): name, type, default,
+ * environment variable, command-line flag and help text.  `farsight --help`, the
+ * README's settings table and the runtime all read it.  fs_config holds the parsed
+ * values; fs_config_from_env() fills it from defaults and FARSIGHT_* variables.
+ */
+typedef struct fs_config {
+	uint64_t local_mem;        /* local budget for far-memory pages, bytes */
+	char prefetch[32];         /* prefetcher policy name */
+	char backend[256];         /* "mem" or "tcp://HOST:PORT" */
+	double mem_latency_us;     /* mem backend: per-request latency */
+	double mem_bandwidth_gbps; /* mem backend: link bandwidth, Gbit/s */
+	char stats_json[512];      /* write stats JSON here at exit ("" = no) */
+	char record[512];          /* record the event trace here ("" = no) */
+	char trace[512];           /* trace to replay (oracle policy) */
+	char model[512];           /* model file (farsight policy) */
+	char secret_file[512];     /* shared secret for the tcp backend */
+	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */
+	uint64_t arena_size;       /* virtual size of the far-memory arena */
+	uint64_t arena_base;       /* fixed address of the arena (0 = let the kernel pick) */
+	uint32_t free_low_pages;   /* reclaim starts when free pages < this */
+	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
+	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
+	uint32_t readahead_max;    /* readahead window cap, pages */
+	uint32_t lookahead;        /* predictor lookahead (oracle, farsight) */
+	uint32_t spin_us;          /* pager spins this long for work before sleeping */
+	int32_t pager_cpu;         /* pin the pager thread to this CPU (-1 = no pinning) */
+	uint32_t quiet;            /* 1 = no summary on stderr */
+	uint32_t stats_children;   /* 1 = child processes also print their summary */
+} fs_config;
+
+/* Fill *cfg with the defaults, then apply FARSIGHT_* environment variables.  On a bad
+ * value returns FS_EINVAL and writes a one-line message (naming the variable, the value
+ * and the accepted forms) into err. */
+int fs_config_from_env(fs_config *cfg, char *err, size_t errlen);
+/* Set one setting by table name ("local_mem") from text; same error contract. */
+int fs_config_set(fs_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+/* Parse a size: "4096", "64K", "1.5G" (binary units).  Returns FS_EINVAL on junk, a
+ * negative number or an overflow. */
+int fs_parse_size(const char *text, uint64_t *out);
+
+/* One row of the settings table, for --help and docs generation. */
+typedef struct fs_setting_info {
+	const char *name;    /* table name, e.g. "local_mem" */
+	const char *type;    /* "size", "string", "int", "float", "bool" */
+	const char *def;     /* default, as text */
+	const char *env;     /* environment variable */
+	const char *flag;    /* command-line flag of `farsight run`, or NULL */
+	const char *help;    /* one line */
+} fs_setting_info;
+const fs_setting_info *fs_settings_table(size_t *count);
+
+/* ---- runtime ------------------------------------------------------------------ */
+typedef struct fs_runtime fs_runtime;
+
+/* Start a runtime: reserve the arena, register it with userfaultfd, open the backend,
+ * start the pager thread.  err receives a one-line reason on failure. */
+int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t errlen);
+/* Stop the pager, close the backend, unmap the arena.  Memory from fs_alloc becomes
+ * invalid.  Only for programs that own the runtime (tests, tools): a preloaded program
+ * never stops it, since other threads may still touch far memory during exit. */
+void fs_runtime_stop(fs_runtime *rt);
+
+/* Far memory: page-aligned blocks carved from the arena, zero-filled on first touch.
+ * fs_alloc returns NULL (and errno ENOMEM) when the arena is exhausted. */
+void *fs_alloc(fs_runtime *rt, size_t bytes);
+/* Return a block (or any page range inside one) to the arena; its contents are dropped. */
+int fs_free(fs_runtime *rt, void *addr, size_t bytes);
+/* MADV_DONTNEED semantics: the range reads as zeros afterwards, far copies are dropped. */
+int fs_discard(fs_runtime *rt, void *addr, size_t bytes);
+/* Is addr inside this runtime's arena? */
+int fs_contains(const fs_runtime *rt, const void *addr);
+
+/* ---- statistics --------------------------------------------------------------- */
+typedef struct fs_stats {
+	uint64_t faults;             /* all userfaultfd faults taken (miss, hit, zero, wp) */
+	uint64_t demand_fetches;     /* misses served by a backend read */
+	uint64_t zero_fills;         /* first touches of never-written pages (no backend trip) */
+	uint64_t wp_faults;          /* first writes to clean pages (dirty tracking) */
+	uint64_t prefetches_issued;  /* pages requested by the prefetcher and fetched */
+	uint64_t prefetch_hits;      /* prefetched pages touched before eviction */
+	uint64_t late_hits;          /* ... of which touched while still in flight */
+	uint64_t wasted_prefetches;  /* prefetched pages evicted or dropped untouched */
+	uint64_t evictions;          /* pages released by reclaim */
+	uint64_t writebacks;         /* dirty pages written to the backend */
+	uint64_t local_mem_budget_bytes;
+	uint64_t local_mem_peak_bytes;   /* peak bytes of far-memory pages held locally */
+	uint64_t far_bytes_read;
+	uint64_t far_bytes_written;
+	double fetch_latency_us_p50;     /* demand fault to page installed */
+	double fetch_latency_us_p99;
+	double hit_latency_us_p50;       /* prefetch-hit fault to page installed */
+	double inference_ns_per_event;   /* prefetcher time per event */
+	uint64_t future_map_bytes;       /* predictor future-map memory (farsight policy) */
+	double accuracy;  /* prefetch_hits / prefetches_issued */
+	double coverage;  /* prefetch_hits / (prefetch_hits + demand_fetches) */
+	double wall_seconds;             /* runtime start to snapshot */
+} fs_stats;
+
+int fs_stats_get(fs_runtime *rt, fs_stats *out);
+/* Human-readable summary (a few lines) and one JSON object. */
+void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f);
+int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path);
+
+/* ---- traces ------------------------------------------------------------------
+ * The event stream the prefetcher sees, as recorded by `farsight run --record`.
+ * Format: docs/TRACE_FORMAT.md.  Page numbers are arena page indices, stable across
+ * runs of a deterministic program.
+ */
+enum { FS_EV_MISS = 0, FS_EV_HIT = 1 };
+enum { FS_EVF_WRITE = 1 };
+
+typedef struct fs_event {
+	uint64_t page;    /* arena page index */
+	uint64_t time_ns; /* since runtime start */
+	uint16_t thread;  /* small per-runtime thread index, in order of first fault */
+	uint8_t kind;     /* FS_EV_MISS or FS_EV_HIT (first touch of a prefetched page) */
+	uint8_t flags;    /* FS_EVF_WRITE */
+} fs_event;
+
+typedef struct fs_trace_info {
+	uint32_t version;
+	uint64_t n_events;
+	uint64_t local_mem;     /* budget of the recorded run, bytes */
+	char prefetch[32];      /* policy of the recorded run */
+	char command[1024];     /* program and arguments, space-separated */
+	uint64_t command_hash;  /* FNV-1a of argv (NUL-separated), for oracle matching */
+} fs_trace_info;
+
+typedef struct fs_trace_writer fs_trace_writer;
+int fs_trace_create(const char *path, const fs_trace_info *info, fs_trace_writer **out);
+int fs_trace_append(fs_trace_writer *w, const fs_event *ev);
+int fs_trace_close(fs_trace_writer *w); /* writes count and checksum; frees w */
+
+/* Read a whole trace, verifying header, length and checksum.  *events is malloc'd.
+ * On a damaged file returns FS_EFORMAT with a sentence in err. */
+int fs_trace_read(const char *path, fs_trace_info *info, fs_event **events, size_t *n,
+		  char *err, size_t errlen);
+
+uint64_t fs_fnv1a(const void *data, size_t len, uint64_t seed);
+#define FS_FNV_SEED 0xcbf29ce484222325ull
+
+#ifdef __cplusplus
+}
+#endif
+#endif

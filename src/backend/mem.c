@@ -1,0 +1,207 @@
+/*
+ * mem.c - the embedded `mem` backend: far memory emulated inside this process.
+ *
+ * Pages live in a sparse anonymous mapping as large as the arena (only written pages
+ * take physical memory).  Every request is charged a latency and a share of a link of
+ * fixed bandwidth, like one RDMA queue pair (defaults 5 us, 25 Gbit/s):
+ *
+ *     due = start + latency + bytes / bandwidth,
+ *     start = now for demand reads (a separate, prioritised queue, as FastSwap's
+ *             per-CPU demand queue), else max(now, link_free);  link_free advances by
+ *             every request's transfer time.
+ *
+ * Data is copied at submit time; the completion is held back until `due`.  The pager
+ * treats a page as in flight until its completion, so a prefetch that arrives late
+ * costs the program the remaining time, and one that arrives early costs nothing -
+ * the behaviour of a real network backend, without its noise.
+ */
+#include "backend.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct pending {
+	uint64_t tag;
+	uint64_t due;
+};
+
+struct mem_backend {
+	fs_backend base;
+	unsigned char *store;   /* arena_size bytes, sparse */
+	uint64_t *written;      /* bitmap: page has a far copy */
+	uint64_t npages;
+	uint64_t latency_ns;
+	double ns_per_byte;     /* 0 = unlimited bandwidth */
+	uint64_t link_free;
+	struct pending *q;
+	int nq, capq;
+};
+
+static int bit_get(const uint64_t *bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
+static void bit_set(uint64_t *bm, uint64_t i) { bm[i >> 6] |= 1ull << (i & 63); }
+static void bit_clear(uint64_t *bm, uint64_t i) { bm[i >> 6] &= ~(1ull << (i & 63)); }
+
+static int enqueue(struct mem_backend *m, const fs_io *io, uint64_t now)
+{
+	if (m->nq == m->capq)
+		return 0;
+	uint64_t bytes = (uint64_t)io->npages * FS_PAGE_SIZE;
+	uint64_t xfer = (uint64_t)(bytes * m->ns_per_byte);
+	uint64_t start;
+	if (io->flags & FS_IO_DEMAND) {
+		start = now;
+	} else {
+		start = FS_MAX(now, m->link_free);
+		m->link_free = start + xfer;
+	}
+	m->q[m->nq].tag = io->tag;
+	m->q[m->nq].due = start + m->latency_ns + xfer;
+	m->nq++;
+	return 1;
+}
+
+static int check_range(struct mem_backend *m, const fs_io *io)
+{
+	if (io->npages == 0 || io->npages > FS_IO_MAX_PAGES || io->page >= m->npages ||
+	    io->npages > m->npages - io->page) {
+		fs_errf(m->base.errmsg, sizeof(m->base.errmsg),
+			"mem backend: request for pages %llu+%u is outside far memory",
+			(unsigned long long)io->page, io->npages);
+		return FS_ERANGE;
+	}
+	return FS_OK;
+}
+
+static int mem_submit_read(fs_backend *b, const fs_io *ios, int n)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	uint64_t now = fs_now_ns();
+	int i;
+	for (i = 0; i < n; i++) {
+		const fs_io *io = &ios[i];
+		int rc = check_range(m, io);
+		if (rc)
+			return rc;
+		for (uint32_t k = 0; k < io->npages; k++)
+			if (!bit_get(m->written, io->page + k)) {
+				fs_errf(b->errmsg, sizeof(b->errmsg),
+					"mem backend: page %llu was never written to far memory",
+					(unsigned long long)(io->page + k));
+				return FS_EBACKEND;
+			}
+		if (!enqueue(m, io, now))
+			break;
+		memcpy(io->buf, m->store + io->page * FS_PAGE_SIZE,
+		       (size_t)io->npages * FS_PAGE_SIZE);
+	}
+	return i;
+}
+
+static int mem_submit_write(fs_backend *b, const fs_io *ios, int n)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	uint64_t now = fs_now_ns();
+	int i;
+	for (i = 0; i < n; i++) {
+		const fs_io *io = &ios[i];
+		int rc = check_range(m, io);
+		if (rc)
+			return rc;
+		if (!enqueue(m, io, now))
+			break;
+		memcpy(m->store + io->page * FS_PAGE_SIZE, io->buf,
+		       (size_t)io->npages * FS_PAGE_SIZE);
+		for (uint32_t k = 0; k < io->npages; k++)
+			bit_set(m->written, io->page + k);
+	}
+	return i;
+}
+
+static int mem_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	uint64_t now = fs_now_ns();
+	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : now + (uint64_t)timeout_ns;
+	for (;;) {
+		int got = 0;
+		uint64_t earliest = UINT64_MAX;
+		for (int i = 0; i < m->nq && got < max;) {
+			if (m->q[i].due <= now) {
+				out[got].tag = m->q[i].tag;
+				out[got].status = FS_OK;
+				got++;
+				m->q[i] = m->q[--m->nq];
+			} else {
+				earliest = FS_MIN(earliest, m->q[i].due);
+				i++;
+			}
+		}
+		if (got || m->nq == 0 || earliest > deadline)
+			return got;
+		/* Emulated wire time: spin until the earliest completion is due. */
+		while ((now = fs_now_ns()) < earliest)
+			fs_cpu_relax();
+	}
+}
+
+static int mem_discard(fs_backend *b, uint64_t page, uint64_t npages)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	if (page >= m->npages || npages > m->npages - page)
+		return FS_ERANGE;
+	for (uint64_t k = 0; k < npages; k++)
+		bit_clear(m->written, page + k);
+	/* Give the emulated far memory back to the host in whole pages. */
+	madvise(m->store + page * FS_PAGE_SIZE, npages * FS_PAGE_SIZE, MADV_DONTNEED);
+	return FS_OK;
+}
+
+static int mem_inflight(fs_backend *b) { return ((struct mem_backend *)b)->nq; }
+
+static void mem_close(fs_backend *b)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	fs_sys_munmap(m->store, m->npages * FS_PAGE_SIZE);
+	fs_sys_munmap(m->written, (m->npages + 7) / 8);
+	free(m->q);
+	free(m);
+}
+
+static const fs_backend_ops mem_ops = {
+	.name = "mem",
+	.submit_read = mem_submit_read,
+	.submit_write = mem_submit_write,
+	.poll = mem_poll,
+	.discard = mem_discard,
+	.inflight = mem_inflight,
+	.close = mem_close,
+};
+
+int fs_backend_mem_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen)
+{
+	struct mem_backend *m = calloc(1, sizeof(*m));
+	if (!m)
+		return FS_ENOMEM;
+	m->base.ops = &mem_ops;
+	m->npages = cfg->arena_size / FS_PAGE_SIZE;
+	m->latency_ns = (uint64_t)(cfg->mem_latency_us * 1000.0);
+	m->ns_per_byte = cfg->mem_bandwidth_gbps > 0 ? 8.0 / cfg->mem_bandwidth_gbps : 0;
+	m->capq = 65536;
+	m->q = calloc((size_t)m->capq, sizeof(*m->q));
+	m->store = fs_sys_mmap(NULL, m->npages * FS_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	m->written = fs_sys_mmap(NULL, (m->npages + 7) / 8, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!m->q || m->store == MAP_FAILED || m->written == MAP_FAILED) {
+		fs_errf(err, errlen, "mem backend: cannot reserve %llu bytes of emulated far memory: %s",
+			(unsigned long long)(m->npages * FS_PAGE_SIZE), strerror(errno));
+		free(m->q);
+		free(m);
+		return FS_ENOMEM;
+	}
+	*out = &m->base;
+	return FS_OK;
+}

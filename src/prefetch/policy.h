@@ -1,0 +1,45 @@
+/*
+ * policy.h - the prefetcher policy interface (internal).
+ *
+ * A policy sees the event stream that reaches far memory (misses, and first touches of
+ * prefetched pages, as fs_event) and answers each event with candidate pages to fetch,
+ * most urgent first.  The pager de-duplicates candidates against pages already local
+ * or in flight, drops pages that were never written (they are zero-filled locally) and
+ * pages outside the arena, and issues the rest asynchronously after the demand fetch.
+ *
+ * The same interface serves the runtime and `farsight eval`'s deterministic replay, so
+ * a policy must not look at the clock: everything it knows comes from the events.
+ */
+#ifndef FS_POLICY_H
+#define FS_POLICY_H
+
+#include "farsight.h"
+
+typedef struct fs_policy fs_policy;
+
+typedef struct fs_policy_ops {
+	const char *name;
+	const char *help; /* one line for --help */
+	/* Create an instance.  cfg carries readahead_max, lookahead, trace, model, ... */
+	int (*create)(const fs_config *cfg, fs_policy **out, char *err, size_t errlen);
+	/* One event in, up to max candidate pages out; returns the count. */
+	int (*on_event)(fs_policy *p, const fs_event *ev, uint64_t *out, int max);
+	/* Bytes of predictor metadata (future maps), for fs_stats; may be NULL. */
+	uint64_t (*mem_bytes)(fs_policy *p);
+	void (*destroy)(fs_policy *p);
+} fs_policy_ops;
+
+struct fs_policy {
+	const fs_policy_ops *ops;
+};
+
+/* Look a policy up by name; NULL if unknown. */
+const fs_policy_ops *fs_policy_find(const char *name);
+/* Names of all policies, NULL-terminated, for help and error messages. */
+const char *const *fs_policy_names(void);
+/* Create by name, with an error that lists the known names. */
+int fs_policy_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen);
+
+#define FS_POLICY_MAX_CANDIDATES 64
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * readahead.c - Linux swap readahead, as FastSwap uses it.
+ *
+ * The kernel's swapin_nr_pages(): on every swap-cache miss it reads a window of
+ * `pages` pages aligned around the faulting page, sized by how many readahead pages
+ * were hit since the previous miss, capped at 2^page-cluster (8 pages), and never
+ * shrunk by more than half at a time,
+ * where `hits` counts readahead pages touched since the previous miss (swap-cache hits
+ * on pages with the readahead flag).  Kernel code (mm/swap_state.c, __swapin_nr_pages):
+ *
+ *     pages = hits + 2;
+ *     if (pages == 2) { if (offset != prev_offset + 1 && offset != prev_offset - 1) pages = 1; }
+ *     else pages = roundup_pow_of_two(pages);
+ *     if (pages > max_pages) pages = max_pages;
+ *     if (pages < prev_win / 2) pages = prev_win / 2;   // shrink at most by half
+ *
+ * We keep that state per thread (the kernel keeps it per VMA/global; per thread keeps
+ * interleaved threads from resetting each other, and is what the fault stream gives).
+ * Hits (FS_EV_HIT events) only feed the counter; readahead is issued on misses.
+ */
+#include "policy.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+#define RA_THREADS 256
+
+struct ra_thread {
+	uint64_t prev_page;
+	uint32_t hits;
+	uint32_t prev_win;
+};
+
+struct readahead {
+	fs_policy base;
+	uint32_t max_pages;
+	struct ra_thread t[RA_THREADS];
+};
+
+static uint32_t pow2_ceil(uint32_t v)
+{
+	uint32_t p = 1;
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static int ra_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen)
+{
+	extern const fs_policy_ops fs_policy_readahead;
+	struct readahead *ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return FS_ENOMEM;
+	ra->base.ops = &fs_policy_readahead;
+	ra->max_pages = pow2_ceil(cfg->readahead_max ? cfg->readahead_max : 8);
+	if (ra->max_pages > FS_POLICY_MAX_CANDIDATES)
+		ra->max_pages = FS_POLICY_MAX_CANDIDATES;
+	for (int i = 0; i < RA_THREADS; i++)
+		ra->t[i].prev_win = 1;
+	*out = &ra->base;
+	return FS_OK;
+}
+
+/* The window for a miss at `page`, updating the thread's state (__swapin_nr_pages). */
+uint32_t fs_readahead_window(uint32_t *hits, uint32_t *prev_win, uint64_t prev_page,
+			     uint64_t page, uint32_t max_pages)
+{
+	uint32_t pages = *hits + 2;
+	*hits = 0;
+	if (pages == 2) {
+		if (page != prev_page + 1 && page + 1 != prev_page)
+			pages = 1;
+	} else {
+		pages = pow2_ceil(pages);
+	}
+	if (pages > max_pages)
+		pages = max_pages;
+	uint32_t last = *prev_win;
+	if (pages < last / 2)
+		pages = last / 2;
+	*prev_win = pages;
+	return pages;
+}
+
+static int ra_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
+{
+	struct readahead *ra = (struct readahead *)p;
+	struct ra_thread *t = &ra->t[ev->thread % RA_THREADS];
+	if (ev->kind == FS_EV_HIT) {
+		t->hits++;
+		return 0;
+	}
+	uint32_t win = fs_readahead_window(&t->hits, &t->prev_win, t->prev_page, ev->page,
+					   ra->max_pages);
+	t->prev_page = ev->page;
+	if (win <= 1)
+		return 0;
+	/* Aligned window containing the faulting page, as swap_cluster_readahead does. */
+	uint64_t start = ev->page & ~(uint64_t)(win - 1);
+	int n = 0;
+	for (uint64_t pg = start; pg < start + win && n < max; pg++)
+		if (pg != ev->page)
+			out[n++] = pg;
+	return n;
+}
+
+static void ra_destroy(fs_policy *p) { free(p); }
+
+const fs_policy_ops fs_policy_readahead = {
+	.name = "readahead",
+	.help = "Linux swap readahead (FastSwap): aligned window of up to 8 pages, sized by hits",
+	.create = ra_create,
+	.on_event = ra_on_event,
+	.destroy = ra_destroy,
+};

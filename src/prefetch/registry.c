@@ -1,0 +1,49 @@
+/*
+ * registry.c - the table of prefetcher policies, looked up by name.
+ * A new policy is one file in src/prefetch/ and one line here.
+ */
+#include "policy.h"
+#include "util.h"
+
+#include <string.h>
+
+extern const fs_policy_ops fs_policy_none;
+extern const fs_policy_ops fs_policy_readahead;
+
+static const fs_policy_ops *const policies[] = {
+	&fs_policy_none,
+	&fs_policy_readahead,
+};
+
+const fs_policy_ops *fs_policy_find(const char *name)
+{
+	for (size_t i = 0; i < FS_ARRAY_SIZE(policies); i++)
+		if (!strcmp(policies[i]->name, name))
+			return policies[i];
+	return NULL;
+}
+
+const char *const *fs_policy_names(void)
+{
+	static const char *names[FS_ARRAY_SIZE(policies) + 1];
+	for (size_t i = 0; i < FS_ARRAY_SIZE(policies); i++)
+		names[i] = policies[i]->name;
+	return names;
+}
+
+int fs_policy_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen)
+{
+	const fs_policy_ops *ops = fs_policy_find(cfg->prefetch);
+	if (!ops) {
+		char list[256] = "";
+		for (const char *const *n = fs_policy_names(); *n; n++) {
+			strncat(list, *n, sizeof(list) - strlen(list) - 3);
+			if (n[1])
+				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+		}
+		fs_errf(err, errlen, "unknown prefetcher '%s'; choose one of: %s", cfg->prefetch,
+			list);
+		return FS_EINVAL;
+	}
+	return ops->create(cfg, out, err, errlen);
+}

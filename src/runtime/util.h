@@ -1,0 +1,45 @@
+/*
+ * util.h - small helpers shared by every part of libfarsight (internal): error text,
+ * the one logging function, monotonic time, and raw system calls that bypass the
+ * preload shim's interposed mmap/munmap (the runtime's own memory is always local).
+ */
+#ifndef FS_UTIL_H
+#define FS_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* snprintf into an error buffer (NULL-safe). */
+void fs_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The one logging function: "farsight: <message>" on stderr, written with one write(2)
+ * so lines of concurrent processes do not interleave.  level 0 = error, 1 = info,
+ * 2 = debug (shown when FARSIGHT_DEBUG is set). */
+void fs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline uint64_t fs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void fs_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* mmap/munmap straight to the kernel, never through an interposed symbol. */
+void *fs_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
+int fs_sys_munmap(void *addr, size_t len);
+
+#define FS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define FS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

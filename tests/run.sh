@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test program (build/tests/test_*) and every shell test (tests/test_*.sh),
+# one at a time, and prints the closing "N passed, N failed" line.  Exit status 1 if
+# any failed.  TESTS="a b" runs only those; BUILD selects the build folder.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+export FARSIGHT_BIN="$PWD/$BUILD/farsight"
+export FARSIGHT_PRELOAD="$PWD/$BUILD/libfarsight-preload.so"
+pass=0; fail=0; failed=()
+list=()
+for t in "$BUILD"/tests/test_* tests/test_*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t"); name=${name%.sh}
+	if [ -n "${TESTS:-}" ] && ! grep -qw -- "$name" <<<"$TESTS"; then continue; fi
+	list+=("$t")
+done
+for t in "${list[@]}"; do
+	name=$(basename "$t")
+	start=$(date +%s.%N)
+	log=$(mktemp)
+	if [[ "$t" == *.sh ]]; then cmd=(bash "$t"); else cmd=("$t"); fi
+	if timeout "${TEST_TIMEOUT:-600}" "${cmd[@]}" >"$log" 2>&1; then
+		pass=$((pass+1)); status=PASS
+	else
+		fail=$((fail+1)); status=FAIL; failed+=("$name")
+	fi
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')
+	echo "$status $name (${secs}s)"
+	if [ "$status" = FAIL ] || [ -n "${VERBOSE:-}" ]; then sed 's/^/    /' "$log" | tail -n 60; fi
+	rm -f "$log"
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

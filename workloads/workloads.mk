@@ -1,0 +1,2 @@
+# Workloads build rules (filled in by the workloads work).
+workloads:
