@@ -1,0 +1,35 @@
+/*
+ * sha256.h - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) (internal).
+ *
+ * Hand-written so the core keeps no crypto dependency; used by the memd handshake
+ * (challenge-response over the shared secret, see docs/PROTOCOL.md).  Checked against
+ * the FIPS 180-4 / RFC 4231 test vectors in tests/test_memd_sha256.c.
+ */
+#ifndef FS_SHA256_H
+#define FS_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FS_SHA256_LEN 32
+
+typedef struct fs_sha256 {
+	uint32_t h[8];
+	uint64_t len;          /* bytes hashed so far */
+	unsigned char buf[64]; /* partial block */
+	size_t nbuf;
+} fs_sha256_ctx;
+
+void fs_sha256_init(fs_sha256_ctx *c);
+void fs_sha256_update(fs_sha256_ctx *c, const void *data, size_t len);
+void fs_sha256_final(fs_sha256_ctx *c, unsigned char out[FS_SHA256_LEN]);
+void fs_sha256(const void *data, size_t len, unsigned char out[FS_SHA256_LEN]);
+
+/* HMAC-SHA256 over the concatenation of n parts (saves callers a staging buffer). */
+void fs_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
+		    const size_t *lens, int n, unsigned char out[FS_SHA256_LEN]);
+
+/* Constant-time comparison: 0 when equal. */
+int fs_ct_memcmp(const void *a, const void *b, size_t n);
+
+#endif
