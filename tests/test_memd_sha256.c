@@ -17,7 +17,7 @@ static void check_sha(const char *msg, size_t len, const char *want)
 	char h[65];
 	fs_sha256(msg, len, d);
 	hex(d, h);
-	CHECK(!strcmp(h, want);
+	CHECK(!strcmp(h, want));
 }
 
 TEST(sha256_fips180_vectors)
