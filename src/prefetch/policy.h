@@ -27,6 +27,11 @@ typedef struct fs_policy_ops {
 	/* Bytes of predictor metadata (future maps), for fs_stats; may be NULL. */
 	uint64_t (*mem_bytes)(fs_policy *p);
 	void (*destroy)(fs_policy *p);
+	/* Optional (may be NULL): a policy's run-time error channel, since on_event has
+	 * none.  Returns FS_OK, or FS_EINVAL with one sentence in err saying what went
+	 * wrong (e.g. the oracle's trace does not match the live event stream).  The
+	 * runtime calls it at exit and prints the sentence. */
+	int (*status)(fs_policy *p, char *err, size_t errlen);
 } fs_policy_ops;
 
 struct fs_policy {

@@ -19,6 +19,7 @@
  * Hits (FS_EV_HIT events) only feed the counter; readahead is issued on misses.
  */
 #include "policy.h"
+#include "ra_window.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -37,7 +38,7 @@ struct readahead {
 	struct ra_thread t[RA_THREADS];
 };
 
-static uint32_t pow2_ceil(uint32_t v)
+uint32_t fs_pow2_ceil(uint32_t v)
 {
 	uint32_t p = 1;
 	while (p < v)
@@ -52,7 +53,7 @@ static int ra_create(const fs_config *cfg, fs_policy **out, char *err, size_t er
 	if (!ra)
 		return FS_ENOMEM;
 	ra->base.ops = &fs_policy_readahead;
-	ra->max_pages = pow2_ceil(cfg->readahead_max ? cfg->readahead_max : 8);
+	ra->max_pages = fs_pow2_ceil(cfg->readahead_max ? cfg->readahead_max : 8);
 	if (ra->max_pages > FS_POLICY_MAX_CANDIDATES)
 		ra->max_pages = FS_POLICY_MAX_CANDIDATES;
 	for (int i = 0; i < RA_THREADS; i++)
@@ -71,7 +72,7 @@ uint32_t fs_readahead_window(uint32_t *hits, uint32_t *prev_win, uint64_t prev_p
 		if (page != prev_page + 1 && page + 1 != prev_page)
 			pages = 1;
 	} else {
-		pages = pow2_ceil(pages);
+		pages = fs_pow2_ceil(pages);
 	}
 	if (pages > max_pages)
 		pages = max_pages;
@@ -93,13 +94,18 @@ static int ra_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
 	uint32_t win = fs_readahead_window(&t->hits, &t->prev_win, t->prev_page, ev->page,
 					   ra->max_pages);
 	t->prev_page = ev->page;
+	return fs_readahead_cluster(ev->page, win, out, max);
+}
+
+int fs_readahead_cluster(uint64_t page, uint32_t win, uint64_t *out, int max)
+{
 	if (win <= 1)
 		return 0;
 	/* Aligned window containing the faulting page, as swap_cluster_readahead does. */
-	uint64_t start = ev->page & ~(uint64_t)(win - 1);
+	uint64_t start = page & ~(uint64_t)(win - 1);
 	int n = 0;
 	for (uint64_t pg = start; pg < start + win && n < max; pg++)
-		if (pg != ev->page)
+		if (pg != page)
 			out[n++] = pg;
 	return n;
 }

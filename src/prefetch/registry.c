@@ -9,10 +9,16 @@
 
 extern const fs_policy_ops fs_policy_none;
 extern const fs_policy_ops fs_policy_readahead;
+extern const fs_policy_ops fs_policy_leap;
+extern const fs_policy_ops fs_policy_hermit;
+extern const fs_policy_ops fs_policy_oracle;
 
 static const fs_policy_ops *const policies[] = {
 	&fs_policy_none,
 	&fs_policy_readahead,
+	&fs_policy_leap,
+	&fs_policy_hermit,
+	&fs_policy_oracle,
 };
 
 const fs_policy_ops *fs_policy_find(const char *name)
