@@ -38,9 +38,10 @@
  *    the candidates that are already local or in flight, so each hit in a steady stream
  *    adds about one new page at the front of the window.  Misses size the window exactly
  *    as readahead does.
- *  - Delta 0 is never a trend (the kernel port in Canvas/Hermit excludes it as well), and
- *    a window holding fewer than 2 deltas (a thread's first faults) has no trend: one
- *    delta is no evidence.
+ *  - Delta 0 is never a trend (the kernel port in Canvas/Hermit excludes it as well).
+ *    A window is always judged against its full size, its empty slots (a thread's
+ *    first faults) counting as non-trend deltas, as in the patch's zero-filled history:
+ *    a new thread shows a trend after 5 agreeing deltas, not after 1.
  * Not here: Leap's eager eviction of unused prefetched pages (its FIFO prefetch buffer)
  * and its lean data path; those belong to the runtime's cache and reclaim.
  *
@@ -105,11 +106,14 @@ static int64_t recent(const struct leap_thread *t, uint32_t i)
 	return t->delta[(t->head + LEAP_HISTORY - 1 - i) % LEAP_HISTORY];
 }
 
-/* Boyer-Moore majority vote over the m most recent deltas: one pass finds the only
- * possible majority, a second pass counts it.  Returns 1 with *maj if it holds strictly
- * more than m/2 of them. */
-static int majority(const struct leap_thread *t, uint32_t m, int64_t *maj)
+/* Boyer-Moore majority vote over the window of the w most recent deltas: one pass finds
+ * the only possible majority, a second counts it.  Returns 1 with *maj if it holds
+ * strictly more than w/2 of them.  A window reaching past the deltas held counts its
+ * empty slots as non-trend deltas, as the kernel patch's zero-filled history does, so a
+ * thread's first trend needs more than w/2 = 4 agreeing deltas. */
+static int majority(const struct leap_thread *t, uint32_t w, int64_t *maj)
 {
+	uint32_t m = FS_MIN(w, t->n);
 	int64_t cand = 0;
 	uint32_t count = 0;
 	for (uint32_t i = 0; i < m; i++) {
@@ -127,23 +131,20 @@ static int majority(const struct leap_thread *t, uint32_t m, int64_t *maj)
 	for (uint32_t i = 0; i < m; i++)
 		count += recent(t, i) == cand;
 	*maj = cand;
-	return 2 * count > m;
+	return 2 * count > w;
 }
 
-/* FindTrend: windows H/4, H/2, H over the deltas held. */
+/* FindTrend: windows H/4, H/2, H.  Delta 0 is never a trend. */
 static int find_trend(const struct leap_thread *t, int64_t *trend)
 {
-	uint32_t last_m = 0;
 	for (uint32_t w = LEAP_MIN_WINDOW; w <= LEAP_HISTORY; w *= 2) {
-		uint32_t m = FS_MIN(w, t->n);
-		if (m < 2 || m == last_m) /* too little evidence, or the same deltas again */
-			continue;
-		last_m = m;
 		int64_t d;
-		if (majority(t, m, &d) && d != 0) {
+		if (majority(t, w, &d) && d != 0) {
 			*trend = d;
 			return 1;
 		}
+		if (t->n <= w) /* larger windows only add empty slots */
+			break;
 	}
 	return 0;
 }
