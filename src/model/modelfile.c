@@ -1,0 +1,229 @@
+/*
+ * modelfile.c - reading and writing FarSight model files.
+ *
+ * Layout (little-endian), version 1:
+ *   0    magic "FSMODEL\0"                         8 bytes
+ *   8    version u32, header_size u32 (= 384)
+ *   16   model: vocab, d_model, n_layers, n_heads, d_ffn, seq_len    6 x u32
+ *   40   gamma[8] f32, rope_base f32, eps f32                         10 x f32
+ *   80   tokenizer: k, vocab_kind, replace, n_deltas                  4 x u32
+ *   96   deltas[8] i32 (the hybrid delta table; checked against ours)
+ *   128  n_params u64
+ *   136  note[248] (how it was trained), NUL-padded
+ *   384  weights: n_params x f32, in retnet.c's layout
+ *   end  checksum u64: FNV-1a of every byte before it
+ * The reader checks, in order: size, magic, version, header size, the model and
+ * tokenizer configuration (each value in range, vocab = the tokenizer's vocabulary,
+ * n_params = what the configuration implies, the delta table), the exact file size,
+ * then the checksum, and says which check failed.
+ */
+#include "modelfile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAGIC "FSMODEL\0"
+#define HEADER_SIZE 384u
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+static void putf(unsigned char *p, float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	put32(p, u);
+}
+static float getf(const unsigned char *p)
+{
+	uint32_t u = get32(p);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+int fs_model_save(const char *path, const fs_retnet *net, const fs_tok_config *tok,
+		  const char *note, char *err, size_t errlen)
+{
+	const fs_retnet_config *c = &net->cfg;
+	size_t total = HEADER_SIZE + net->n_params * 4 + 8;
+	unsigned char *b = calloc(1, total);
+	if (!b)
+		return FS_ENOMEM;
+	memcpy(b, MAGIC, 8);
+	put32(b + 8, FS_MODEL_VERSION);
+	put32(b + 12, HEADER_SIZE);
+	uint32_t mc[6] = { c->vocab, c->d_model, c->n_layers, c->n_heads, c->d_ffn, c->seq_len };
+	for (int i = 0; i < 6; i++)
+		put32(b + 16 + 4 * i, mc[i]);
+	for (int i = 0; i < 8; i++)
+		putf(b + 40 + 4 * i, c->gamma[i]);
+	putf(b + 72, c->rope_base);
+	putf(b + 76, c->eps);
+	put32(b + 80, tok->k);
+	put32(b + 84, tok->vocab);
+	put32(b + 88, tok->replace);
+	put32(b + 92, FS_TOK_N_DELTAS);
+	for (int i = 0; i < FS_TOK_N_DELTAS; i++)
+		put32(b + 96 + 4 * i, (uint32_t)(int32_t)FS_TOK_DELTAS[i]);
+	put64(b + 128, net->n_params);
+	if (note)
+		strncpy((char *)b + 136, note, 247);
+	for (size_t i = 0; i < net->n_params; i++)
+		putf(b + HEADER_SIZE + 4 * i, net->params[i]);
+	put64(b + total - 8, fs_fnv1a(b, total - 8, FS_FNV_SEED));
+
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
+		fs_errf(err, errlen, "cannot write model %s: %s", tmp, strerror(errno));
+		free(b);
+		return FS_EIO;
+	}
+	int ok = fwrite(b, 1, total, f) == total;
+	ok &= fclose(f) == 0;
+	free(b);
+	if (!ok || rename(tmp, path)) {
+		fs_errf(err, errlen, "cannot write model %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return FS_EIO;
+	}
+	return FS_OK;
+}
+
+int fs_model_load(const char *path, fs_model *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fs_errf(err, errlen, "cannot open model %s: %s", path, strerror(errno));
+		return FS_EIO;
+	}
+	unsigned char *b = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			unsigned char *nb = realloc(b, cap);
+			if (!nb) {
+				free(b);
+				fclose(f);
+				return FS_ENOMEM;
+			}
+			b = nb;
+		}
+		size_t r = fread(b + len, 1, cap - len, f);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	int ioerr = ferror(f);
+	fclose(f);
+	int rc = FS_EFORMAT;
+	if (ioerr) {
+		fs_errf(err, errlen, "cannot read model %s", path);
+		rc = FS_EIO;
+		goto out;
+	}
+#define BAD(...)                                   \
+	do {                                       \
+		fs_errf(err, errlen, __VA_ARGS__); \
+		goto out;                          \
+	} while (0)
+	if (len < 16 || memcmp(b, MAGIC, 8))
+		BAD("%s is not a farsight model file (bad magic); train one with `farsight train`",
+		    path);
+	uint32_t ver = get32(b + 8);
+	if (ver != FS_MODEL_VERSION)
+		BAD("%s is model format version %u; this farsight reads version %u: retrain it "
+		    "with this farsight's `farsight train`", path, ver, FS_MODEL_VERSION);
+	if (len < HEADER_SIZE + 8)
+		BAD("%s is truncated: %zu bytes, shorter than the %u-byte header", path, len,
+		    HEADER_SIZE + 8);
+	if (get32(b + 12) != HEADER_SIZE)
+		BAD("%s has header size %u, expected %u (damaged file?)", path, get32(b + 12),
+		    HEADER_SIZE);
+	fs_retnet_config c;
+	memset(&c, 0, sizeof(c));
+	c.vocab = get32(b + 16);
+	c.d_model = get32(b + 20);
+	c.n_layers = get32(b + 24);
+	c.n_heads = get32(b + 28);
+	c.d_ffn = get32(b + 32);
+	c.seq_len = get32(b + 36);
+	for (int i = 0; i < 8; i++)
+		c.gamma[i] = getf(b + 40 + 4 * i);
+	c.rope_base = getf(b + 72);
+	c.eps = getf(b + 76);
+	char why[200];
+	if (fs_rn_config_check(&c, why, sizeof(why)))
+		BAD("%s has an invalid model configuration: %s", path, why);
+	fs_tok_config t = { get32(b + 80), get32(b + 84), get32(b + 88) };
+	if (fs_tok_config_check(&t, why, sizeof(why)))
+		BAD("%s has an invalid tokenizer configuration: %s", path, why);
+	if (fs_tok_vocab_size(&t) != c.vocab)
+		BAD("%s is inconsistent: the model has %u output tokens but its tokenizer "
+		    "(K=%u, %s vocabulary) has %u", path, c.vocab, t.k,
+		    t.vocab ? "hybrid" : "ordinal", fs_tok_vocab_size(&t));
+	uint32_t nd = get32(b + 92);
+	int deltas_ok = nd == FS_TOK_N_DELTAS;
+	for (uint32_t i = 0; deltas_ok && i < nd; i++)
+		deltas_ok = (int32_t)get32(b + 96 + 4 * i) == FS_TOK_DELTAS[i];
+	if (!deltas_ok)
+		BAD("%s was trained with a different delta table than this farsight's "
+		    "(+1 +2 +3 +4 -1): retrain it", path);
+	uint64_t n = get64(b + 128);
+	if (n != fs_rn_num_params(&c))
+		BAD("%s is inconsistent: it stores %llu weights but its configuration needs %zu",
+		    path, (unsigned long long)n, fs_rn_num_params(&c));
+	size_t want = HEADER_SIZE + (size_t)n * 4 + 8;
+	if (len < want)
+		BAD("%s is truncated: %zu bytes of %zu (an interrupted copy or write?)", path,
+		    len, want);
+	if (len > want)
+		BAD("%s has %zu unexpected bytes after the checksum (damaged file?)", path,
+		    len - want);
+	if (get64(b + want - 8) != fs_fnv1a(b, want - 8, FS_FNV_SEED))
+		BAD("%s is damaged: checksum mismatch (the weights or header were altered)", path);
+#undef BAD
+	rc = fs_rn_create(&c, &out->net);
+	if (rc) {
+		fs_errf(err, errlen, "out of memory loading %s", path);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		out->net->params[i] = getf(b + HEADER_SIZE + 4 * i);
+	out->tok = t;
+	memcpy(out->note, b + 136, 247);
+	out->note[247] = 0;
+	rc = FS_OK;
+out:
+	free(b);
+	return rc;
+}
+
+void fs_model_free(fs_model *m)
+{
+	fs_rn_destroy(m->net);
+	m->net = NULL;
+}
