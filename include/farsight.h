@@ -104,14 +104,24 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 void fs_runtime_stop(fs_runtime *rt);
 
 /* Far memory: page-aligned blocks carved from the arena, zero-filled on first touch.
- * fs_alloc returns NULL (and errno ENOMEM) when the arena is exhausted. */
+ * Thread-safe.  fs_alloc returns NULL (and errno ENOMEM) when the arena is exhausted;
+ * fs_alloc_aligned takes a power-of-two alignment of at least a page. */
 void *fs_alloc(fs_runtime *rt, size_t bytes);
+void *fs_alloc_aligned(fs_runtime *rt, size_t bytes, size_t align);
 /* Return a block (or any page range inside one) to the arena; its contents are dropped. */
 int fs_free(fs_runtime *rt, void *addr, size_t bytes);
 /* MADV_DONTNEED semantics: the range reads as zeros afterwards, far copies are dropped. */
 int fs_discard(fs_runtime *rt, void *addr, size_t bytes);
 /* Is addr inside this runtime's arena? */
 int fs_contains(const fs_runtime *rt, const void *addr);
+/* The arena's address range (for fork handling in the preload shim). */
+void fs_arena_range(const fs_runtime *rt, void **base, size_t *size);
+/* The configuration the runtime runs with. */
+const fs_config *fs_runtime_config(const fs_runtime *rt);
+
+/* At exit: close the trace being recorded, then print the summary (unless quiet or
+ * print == 0) and write the stats JSON if configured.  Returns the first error. */
+int fs_runtime_report(fs_runtime *rt, int print);
 
 /* ---- statistics --------------------------------------------------------------- */
 typedef struct fs_stats {

@@ -54,10 +54,11 @@ static const char *tl_current;
 #define CHECK_STR_CONTAINS(hay, needle)                                                  \
 	do {                                                                             \
 		tl_checks++;                                                             \
-		if (!(hay) || !strstr((hay), (needle))) {                                \
+		const char *tl_h = (hay);                                              \
+		if (!tl_h || !strstr(tl_h, (needle))) {                                \
 			tl_failures++;                                                   \
 			fprintf(stderr, "  FAIL %s:%d [%s]: \"%s\" does not contain \"%s\"\n", \
-				__FILE__, __LINE__, tl_current, (hay) ? (hay) : "(null)", \
+				__FILE__, __LINE__, tl_current, tl_h ? tl_h : "(null)", \
 				(needle));                                               \
 		}                                                                        \
 	} while (0)

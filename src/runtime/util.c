@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+__thread int fs_thread_is_runtime;
+
 void fs_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)

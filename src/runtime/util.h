@@ -38,6 +38,11 @@ static inline void fs_cpu_relax(void)
 void *fs_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 int fs_sys_munmap(void *addr, size_t len);
 
+/* Set to 1 by the runtime's own threads (the pager): the preload shim keeps every
+ * allocation they make in local memory, since a runtime thread must never fault on
+ * far memory it is itself responsible for serving. */
+extern __thread int fs_thread_is_runtime;
+
 #define FS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -1,0 +1,234 @@
+/*
+ * reclaim.c - the local cache: the budget, the watermarks, victim choice, eviction.
+ *
+ * Local memory is a budget in pages.  A page counts against it from the moment a
+ * fetch into it is issued until it is evicted (FETCH, CACHED, MAPPED, DIRTY), so the
+ * budget is never exceeded, not even transiently: local_mem_peak_bytes <= budget.
+ * The pager keeps between free_low and free_high pages free, evicting in batches
+ * between fault batches; a fault that finds no free page evicts one batch directly.
+ *
+ * Victims are chosen FIFO, in the order pages became local.  User space gets no
+ * accessed bits from the kernel, so LRU is not available without extra faults; FIFO
+ * is what UMap uses and what FastSwap's offloaded reclaim approximates.  Entries of
+ * pages that left the cache by another way (discard) are recognised as stale by a
+ * per-page generation byte and skipped.
+ *
+ * Evicting a page:
+ *   CACHED (prefetched, never touched): counted as a wasted prefetch; the far copy is
+ *     still valid, so it is just dropped.
+ *   MAPPED (clean, write-protected): dropped; never-written zero pages become ZERO.
+ *   DIRTY: write-protected first (so a racing write faults and waits instead of being
+ *     lost), written back through the alias, then dropped.
+ * Dropping is a hole punched in the memfd, which unmaps the page from both views.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#define FIFO_GEN_SHIFT 56
+#define FIFO_PAGE_MASK ((1ull << FIFO_GEN_SHIFT) - 1)
+#define MAX_BATCH 256
+
+int fs_cache_init(fs_runtime *rt)
+{
+	rt->budget = rt->cfg.local_mem / FS_PAGE_SIZE;
+	rt->free_low = FS_MIN((uint64_t)rt->cfg.free_low_pages, rt->budget / 4);
+	rt->free_high = FS_MIN((uint64_t)rt->cfg.free_high_pages, rt->budget / 2);
+	if (rt->free_high <= rt->free_low)
+		rt->free_high = rt->free_low + 1;
+	rt->fifo_cap = rt->budget * 2 + 4096;
+	rt->fifo = fs_sys_mmap(NULL, rt->fifo_cap * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (rt->fifo == MAP_FAILED) {
+		rt->fifo = NULL;
+		return FS_ENOMEM;
+	}
+	return FS_OK;
+}
+
+void fs_cache_fini(fs_runtime *rt)
+{
+	if (rt->fifo)
+		fs_sys_munmap(rt->fifo, rt->fifo_cap * sizeof(uint64_t));
+}
+
+void fs_cache_account_local(fs_runtime *rt, int64_t delta)
+{
+	rt->local = (uint64_t)((int64_t)rt->local + delta);
+	if (rt->local > atomic_load_explicit(&rt->c.peak_pages, memory_order_relaxed))
+		atomic_store_explicit(&rt->c.peak_pages, rt->local, memory_order_relaxed);
+}
+
+static int fifo_entry_live(const fs_runtime *rt, uint64_t e)
+{
+	uint64_t page = e & FIFO_PAGE_MASK;
+	uint8_t k = rt->state[page] & PS_MASK;
+	return rt->gen[page] == (uint8_t)(e >> FIFO_GEN_SHIFT) &&
+	       (k == PS_CACHED || k == PS_MAPPED || k == PS_DIRTY);
+}
+
+/* Drop stale entries when the ring is full (only after many discards). */
+static void fifo_compact(fs_runtime *rt)
+{
+	uint64_t out = rt->fifo_head;
+	for (uint64_t i = rt->fifo_head; i != rt->fifo_tail; i++) {
+		uint64_t e = rt->fifo[i % rt->fifo_cap];
+		if (fifo_entry_live(rt, e))
+			rt->fifo[out++ % rt->fifo_cap] = e;
+	}
+	rt->fifo_tail = out;
+}
+
+void fs_cache_push(fs_runtime *rt, uint64_t page)
+{
+	if (rt->fifo_tail - rt->fifo_head == rt->fifo_cap)
+		fifo_compact(rt);
+	if (rt->fifo_tail - rt->fifo_head == rt->fifo_cap)
+		fs_pager_fatal(rt, "reclaim queue overflow (%llu pages); this is a bug",
+			       (unsigned long long)rt->fifo_cap);
+	rt->fifo[rt->fifo_tail++ % rt->fifo_cap] =
+		page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
+}
+
+int fs_punch(fs_runtime *rt, uint64_t page, uint64_t npages)
+{
+	if (fallocate(rt->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(page * FS_PAGE_SIZE), (off_t)(npages * FS_PAGE_SIZE))) {
+		fs_pager_fatal(rt, "releasing local pages %llu+%llu (fallocate PUNCH_HOLE): %s",
+			       (unsigned long long)page, (unsigned long long)npages,
+			       strerror(errno));
+	}
+	return FS_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Stop writes to a dirty run before it is copied out. */
+static void freeze_run(fs_runtime *rt, uint64_t page, uint64_t n)
+{
+	uint64_t start = (uint64_t)(uintptr_t)rt->app + page * FS_PAGE_SIZE;
+	if (rt->have_wp) {
+		struct uffdio_writeprotect wp = { .range = { start, n * FS_PAGE_SIZE },
+						  .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+		if (ioctl(rt->uffd, UFFDIO_WRITEPROTECT, &wp) == 0)
+			return;
+		fs_pager_fatal(rt, "UFFDIO_WRITEPROTECT of pages %llu+%llu: %s",
+			       (unsigned long long)page, (unsigned long long)n, strerror(errno));
+	}
+	/* Without write-protect support, unmap from the app view: the page stays in the
+	 * page cache and a touch raises a minor fault that waits for the pager. */
+	if (madvise((void *)(uintptr_t)start, n * FS_PAGE_SIZE, MADV_DONTNEED))
+		fs_pager_fatal(rt, "unmapping pages for eviction: %s", strerror(errno));
+}
+
+static void write_back(fs_runtime *rt, uint64_t page, uint64_t n)
+{
+	while (n) {
+		uint32_t chunk = (uint32_t)FS_MIN(n, (uint64_t)FS_IO_MAX_PAGES);
+		fs_io io = { .page = page,
+			     .npages = chunk,
+			     .flags = FS_IO_WRITEBACK,
+			     .buf = rt->alias + page * FS_PAGE_SIZE,
+			     .tag = UINT64_MAX };
+		for (;;) {
+			int rc = rt->be->ops->submit_write(rt->be, &io, 1);
+			if (rc < 0)
+				fs_pager_fatal(rt, "far-memory backend '%s' failed to write back pages %llu+%u: %s",
+					       rt->be->ops->name, (unsigned long long)page, chunk,
+					       rt->be->errmsg[0] ? rt->be->errmsg : fs_strerror(rc));
+			if (rc == 1)
+				break;
+			/* Queue full: land completions, then retry. */
+			fs_io_done done[64];
+			int got = rt->be->ops->poll(rt->be, done, 64, -1);
+			if (got < 0)
+				fs_pager_fatal(rt, "far-memory backend '%s' failed: %s",
+					       rt->be->ops->name, rt->be->errmsg);
+			fs_pager_land(rt, done, got);
+		}
+		atomic_fetch_add_explicit(&rt->c.writebacks, chunk, memory_order_relaxed);
+		atomic_fetch_add_explicit(&rt->c.far_bytes_written, (uint64_t)chunk * FS_PAGE_SIZE,
+					  memory_order_relaxed);
+		page += chunk;
+		n -= chunk;
+	}
+}
+
+/* Evict one run of contiguous victims. */
+static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
+{
+	/* Dirty sub-runs: freeze, then write back. */
+	for (uint64_t i = 0; i < n;) {
+		if ((rt->state[page + i] & PS_MASK) != PS_DIRTY) {
+			i++;
+			continue;
+		}
+		uint64_t j = i;
+		while (j < n && (rt->state[page + j] & PS_MASK) == PS_DIRTY)
+			j++;
+		freeze_run(rt, page + i, j - i);
+		write_back(rt, page + i, j - i);
+		i = j;
+	}
+	fs_punch(rt, page, n);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t pg = page + i;
+		uint8_t s = rt->state[pg];
+		switch (s & PS_MASK) {
+		case PS_CACHED:
+			if (s & PF_PREFETCHED)
+				atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
+							  memory_order_relaxed);
+			rt->state[pg] = PS_FAR | PF_HASFAR;
+			break;
+		case PS_MAPPED:
+			rt->state[pg] = (s & PF_HASFAR) ? (PS_FAR | PF_HASFAR) : PS_ZERO;
+			break;
+		case PS_DIRTY:
+			rt->state[pg] = PS_FAR | PF_HASFAR;
+			break;
+		}
+		rt->gen[pg]++;
+	}
+	fs_cache_account_local(rt, -(int64_t)n);
+	atomic_fetch_add_explicit(&rt->c.evictions, n, memory_order_relaxed);
+}
+
+/* Evict at most one batch, towards want_free free pages.  Returns pages evicted. */
+int fs_reclaim(fs_runtime *rt, uint64_t want_free)
+{
+	uint64_t freepg = fs_cache_free(rt);
+	if (freepg >= want_free)
+		return 0;
+	uint64_t want = FS_MIN(want_free - freepg, (uint64_t)FS_MAX(rt->cfg.reclaim_batch, 1u));
+	want = FS_MIN(want, (uint64_t)MAX_BATCH);
+	uint64_t victims[MAX_BATCH];
+	uint64_t nv = 0;
+	while (nv < want && rt->fifo_head != rt->fifo_tail) {
+		uint64_t e = rt->fifo[rt->fifo_head++ % rt->fifo_cap];
+		if (fifo_entry_live(rt, e))
+			victims[nv++] = e & FIFO_PAGE_MASK;
+	}
+	if (!nv)
+		return 0;
+	qsort(victims, nv, sizeof(victims[0]), cmp_u64);
+	for (uint64_t i = 0; i < nv;) {
+		uint64_t j = i + 1;
+		while (j < nv && victims[j] == victims[j - 1] + 1)
+			j++;
+		evict_run(rt, victims[i], j - i);
+		i = j;
+	}
+	return (int)nv;
+}

@@ -1,0 +1,423 @@
+/*
+ * runtime.c - starting and stopping a runtime, and the free/discard commands.
+ *
+ * Start-up reserves the arena (a memfd as large as arena_size, sparse), maps it twice
+ * (the program's registered view and the runtime's alias view, see runtime.h),
+ * registers the program's view with userfaultfd once, opens the backend and the
+ * prefetcher and starts the pager thread.  The kernel features it needs are checked
+ * here, with a message that names what is missing: minor faults on shmem (5.13+),
+ * write-protect on shmem and UFFDIO_CONTINUE_MODE_WP (6.5+) for exact dirty tracking;
+ * without the latter every evicted page is written back.
+ *
+ * free and discard change page states, which only the pager may do, so an app thread
+ * posts them to the pager and waits: a rare path (jemalloc retains and reuses
+ * extents), never taken by a fault.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+
+static int open_uffd(char *err, size_t errlen)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		return fd;
+	int e = errno;
+	/* Unprivileged users may have /dev/userfaultfd instead of the syscall. */
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		close(dev);
+		if (fd >= 0)
+			return fd;
+	}
+	fs_errf(err, errlen,
+		"cannot create a userfaultfd: %s; run as root, set vm.unprivileged_userfaultfd=1, "
+		"or give access to /dev/userfaultfd",
+		strerror(e));
+	return -1;
+}
+
+/* Does UFFDIO_CONTINUE accept MODE_WP?  Try it on page 0 of the arena. */
+static int probe_continue_wp(fs_runtime *rt)
+{
+	rt->alias[0] = 0; /* put page 0 into the page cache */
+	struct uffdio_continue c = { .range = { (uint64_t)(uintptr_t)rt->app, FS_PAGE_SIZE },
+				     .mode = UFFDIO_CONTINUE_MODE_WP };
+	int ok = ioctl(rt->uffd, UFFDIO_CONTINUE, &c) == 0;
+	fallocate(rt->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, FS_PAGE_SIZE);
+	return ok;
+}
+
+static void read_cmdline(char *out, size_t cap, uint64_t *hash)
+{
+	char buf[4096];
+	ssize_t n = 0;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	*hash = fs_fnv1a(buf, (size_t)n, FS_FNV_SEED);
+	size_t k = 0;
+	for (ssize_t i = 0; i < n && k + 1 < cap; i++)
+		out[k++] = buf[i] ? buf[i] : ' ';
+	while (k && out[k - 1] == ' ')
+		k--;
+	out[k] = 0;
+}
+
+static int check_config(const fs_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->local_mem < 16 * FS_PAGE_SIZE) {
+		fs_errf(err, errlen, "local_mem %llu bytes is too small: at least 64K is needed",
+			(unsigned long long)cfg->local_mem);
+		return FS_EINVAL;
+	}
+	if (cfg->arena_size < (1u << 20) || cfg->arena_size % FS_PAGE_SIZE ||
+	    cfg->arena_size / FS_PAGE_SIZE >= (1ull << 40)) {
+		fs_errf(err, errlen, "arena_size %llu must be a multiple of 4K between 1M and 4P",
+			(unsigned long long)cfg->arena_size);
+		return FS_EINVAL;
+	}
+	if (cfg->arena_base % FS_PAGE_SIZE) {
+		fs_errf(err, errlen, "arena_base 0x%llx is not page-aligned",
+			(unsigned long long)cfg->arena_base);
+		return FS_EINVAL;
+	}
+	return FS_OK;
+}
+
+static void teardown(fs_runtime *rt)
+{
+	if (rt->pol)
+		rt->pol->ops->destroy(rt->pol);
+	if (rt->be)
+		rt->be->ops->close(rt->be);
+	if (rt->trace)
+		fs_trace_close(rt->trace);
+	fs_cache_fini(rt);
+	fs_arena_fini(rt);
+	if (rt->state)
+		fs_sys_munmap(rt->state, rt->npages);
+	if (rt->gen)
+		fs_sys_munmap(rt->gen, rt->npages);
+	if (rt->app)
+		fs_sys_munmap(rt->app, rt->npages * FS_PAGE_SIZE);
+	if (rt->alias)
+		fs_sys_munmap(rt->alias, rt->npages * FS_PAGE_SIZE);
+	if (rt->uffd >= 0)
+		close(rt->uffd);
+	if (rt->memfd >= 0)
+		close(rt->memfd);
+	if (rt->wakefd >= 0)
+		close(rt->wakefd);
+	pthread_mutex_destroy(&rt->cmd_mu);
+	pthread_cond_destroy(&rt->cmd_cv);
+	pthread_mutex_destroy(&rt->trace_mu);
+	fs_sys_munmap(rt, sizeof(*rt));
+}
+
+int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t errlen)
+{
+	int rc = check_config(cfg, err, errlen);
+	if (rc)
+		return rc;
+	/* The runtime struct is large (thread tables, histograms): map it directly. */
+	fs_runtime *rt = fs_sys_mmap(NULL, sizeof(*rt), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rt == MAP_FAILED) {
+		fs_errf(err, errlen, "out of memory for the runtime");
+		return FS_ENOMEM;
+	}
+	memset(rt, 0, sizeof(*rt));
+	rt->cfg = *cfg;
+	rt->uffd = rt->memfd = rt->wakefd = -1;
+	rt->npages = cfg->arena_size / FS_PAGE_SIZE;
+	rt->start_ns = fs_now_ns();
+	rt->pid = getpid();
+	pthread_mutex_init(&rt->cmd_mu, NULL);
+	pthread_cond_init(&rt->cmd_cv, NULL);
+	pthread_mutex_init(&rt->trace_mu, NULL);
+
+	rc = FS_ENOSYS;
+	rt->uffd = open_uffd(err, errlen);
+	if (rt->uffd < 0)
+		goto fail;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MINOR_SHMEM |
+					      UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+					      UFFD_FEATURE_THREAD_ID };
+	if (ioctl(rt->uffd, UFFDIO_API, &api)) {
+		/* Retry without write-protect on shmem (kernels before 5.19). */
+		close(rt->uffd);
+		rt->uffd = open_uffd(err, errlen);
+		api = (struct uffdio_api){ .api = UFFD_API,
+					   .features = UFFD_FEATURE_MINOR_SHMEM |
+						       UFFD_FEATURE_THREAD_ID };
+		if (rt->uffd < 0 || ioctl(rt->uffd, UFFDIO_API, &api)) {
+			fs_errf(err, errlen,
+				"this kernel's userfaultfd lacks minor faults on shmem (Linux 5.13 or "
+				"newer is needed): %s",
+				strerror(errno));
+			goto fail;
+		}
+	}
+	int wp_feature = (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
+
+	rc = FS_ENOMEM;
+	rt->memfd = memfd_create("farsight-arena", MFD_CLOEXEC);
+	if (rt->memfd < 0 || ftruncate(rt->memfd, (off_t)cfg->arena_size)) {
+		fs_errf(err, errlen, "cannot create the %llu-byte arena memfd: %s",
+			(unsigned long long)cfg->arena_size, strerror(errno));
+		goto fail;
+	}
+	size_t size = rt->npages * FS_PAGE_SIZE;
+	void *app = MAP_FAILED;
+	if (cfg->arena_base) /* a fixed place keeps page numbers stable across runs */
+		app = fs_sys_mmap((void *)(uintptr_t)cfg->arena_base, size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, rt->memfd, 0);
+	if (app == MAP_FAILED)
+		app = fs_sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+				  rt->memfd, 0);
+	void *alias = fs_sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+				  rt->memfd, 0);
+	void *st = fs_sys_mmap(NULL, rt->npages, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *gen = fs_sys_mmap(NULL, rt->npages, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	rt->app = app == MAP_FAILED ? NULL : app;
+	rt->alias = alias == MAP_FAILED ? NULL : alias;
+	rt->state = st == MAP_FAILED ? NULL : st;
+	rt->gen = gen == MAP_FAILED ? NULL : gen;
+	if (!rt->app || !rt->alias || !rt->state || !rt->gen) {
+		fs_errf(err, errlen, "cannot map the %llu-byte arena: %s; lower arena_size",
+			(unsigned long long)size, strerror(errno));
+		goto fail;
+	}
+
+	rc = FS_ENOSYS;
+	struct uffdio_register reg = {
+		.range = { (uint64_t)(uintptr_t)rt->app, size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+			(wp_feature ? UFFDIO_REGISTER_MODE_WP : 0),
+	};
+	int r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
+	if (r && wp_feature) { /* write-protect on shmem refused: register without it */
+		wp_feature = 0;
+		reg.mode &= ~(uint64_t)UFFDIO_REGISTER_MODE_WP;
+		r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
+	}
+	if (r) {
+		fs_errf(err, errlen, "cannot register the arena with userfaultfd: %s",
+			strerror(errno));
+		goto fail;
+	}
+	rt->have_wp = wp_feature && probe_continue_wp(rt);
+	if (!rt->have_wp)
+		fs_log(2, "no write-protect on shmem: every evicted page is written back");
+
+	if ((rc = fs_arena_init(rt)) || (rc = fs_cache_init(rt))) {
+		fs_errf(err, errlen, "out of memory for the runtime's tables");
+		goto fail;
+	}
+	if ((rc = fs_backend_open(cfg, &rt->be, err, errlen)))
+		goto fail;
+	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
+		goto fail;
+	if (cfg->record[0]) {
+		fs_trace_info info = { .local_mem = cfg->local_mem };
+		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);
+		read_cmdline(info.command, sizeof(info.command), &info.command_hash);
+		if ((rc = fs_trace_create(cfg->record, &info, &rt->trace))) {
+			fs_errf(err, errlen, "cannot create the trace file %s: %s", cfg->record,
+				strerror(errno));
+			goto fail;
+		}
+	}
+	rt->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rt->wakefd < 0) {
+		rc = FS_ENOMEM;
+		fs_errf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&rt->pager, NULL, fs_pager_main, rt)) {
+		rc = FS_ENOMEM;
+		fs_errf(err, errlen, "cannot start the pager thread");
+		goto fail;
+	}
+	pthread_setname_np(rt->pager, "farsight-pager");
+	*out = rt;
+	return FS_OK;
+fail:
+	teardown(rt);
+	return rc;
+}
+
+void fs_runtime_stop(fs_runtime *rt)
+{
+	if (!rt)
+		return;
+	atomic_store(&rt->stop, 1);
+	uint64_t one = 1;
+	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
+	(void)unused;
+	pthread_join(rt->pager, NULL);
+	teardown(rt);
+}
+
+const fs_config *fs_runtime_config(const fs_runtime *rt)
+{
+	return &rt->cfg;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static int post_command(fs_runtime *rt, uint64_t page, uint64_t npages)
+{
+	pthread_mutex_lock(&rt->cmd_mu);
+	while (rt->n_cmds == FS_CMD_MAX)
+		pthread_cond_wait(&rt->cmd_cv, &rt->cmd_mu);
+	rt->cmds[rt->n_cmds++] = (struct fs_cmd){ page, npages };
+	uint64_t mine = ++rt->cmd_submitted;
+	atomic_store(&rt->cmd_pending, 1);
+	pthread_mutex_unlock(&rt->cmd_mu);
+	uint64_t one = 1;
+	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
+	(void)unused;
+	pthread_mutex_lock(&rt->cmd_mu);
+	while (rt->cmd_done < mine)
+		pthread_cond_wait(&rt->cmd_cv, &rt->cmd_mu);
+	pthread_mutex_unlock(&rt->cmd_mu);
+	return FS_OK;
+}
+
+/* Pager side: discard the pages of every posted command. */
+void fs_runtime_run_commands(fs_runtime *rt)
+{
+	struct fs_cmd cmds[FS_CMD_MAX];
+	pthread_mutex_lock(&rt->cmd_mu);
+	int n = rt->n_cmds;
+	memcpy(cmds, rt->cmds, (size_t)n * sizeof(cmds[0]));
+	rt->n_cmds = 0;
+	uint64_t seq = rt->cmd_submitted;
+	atomic_store(&rt->cmd_pending, 0);
+	pthread_mutex_unlock(&rt->cmd_mu);
+
+	/* Land every read in flight first, so no completion arrives for a page that was
+	 * discarded meanwhile and no waiter is left behind. */
+	while (rt->be->ops->inflight(rt->be) > 0) {
+		fs_io_done done[256];
+		int got = rt->be->ops->poll(rt->be, done, 256, -1);
+		if (got < 0)
+			fs_pager_fatal(rt, "far-memory backend '%s' failed: %s", rt->be->ops->name,
+				       rt->be->errmsg);
+		fs_pager_land(rt, done, got);
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t dropped = 0;
+		for (uint64_t pg = cmds[i].page; pg < cmds[i].page + cmds[i].npages; pg++) {
+			uint8_t s = rt->state[pg];
+			if (ps_is_local(s)) {
+				dropped++;
+				if ((s & PS_MASK) == PS_CACHED && (s & PF_PREFETCHED))
+					atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
+								  memory_order_relaxed);
+				rt->gen[pg]++;
+			}
+			rt->state[pg] = PS_ZERO;
+		}
+		fs_cache_account_local(rt, -(int64_t)dropped);
+		fs_punch(rt, cmds[i].page, cmds[i].npages);
+		rt->be->ops->discard(rt->be, cmds[i].page, cmds[i].npages);
+	}
+	pthread_mutex_lock(&rt->cmd_mu);
+	rt->cmd_done = seq;
+	pthread_cond_broadcast(&rt->cmd_cv);
+	pthread_mutex_unlock(&rt->cmd_mu);
+}
+
+static int range_pages(fs_runtime *rt, void *addr, size_t bytes, uint64_t *page, uint64_t *n)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (!rt || !fs_contains(rt, addr) || a % FS_PAGE_SIZE || bytes == 0)
+		return FS_EINVAL;
+	*page = (a - (uintptr_t)rt->app) / FS_PAGE_SIZE;
+	*n = (bytes + FS_PAGE_SIZE - 1) / FS_PAGE_SIZE;
+	if (*n > rt->npages - *page)
+		return FS_ERANGE;
+	return FS_OK;
+}
+
+int fs_discard(fs_runtime *rt, void *addr, size_t bytes)
+{
+	uint64_t page, n;
+	int rc = range_pages(rt, addr, bytes, &page, &n);
+	if (rc)
+		return rc;
+	return post_command(rt, page, n);
+}
+
+int fs_free(fs_runtime *rt, void *addr, size_t bytes)
+{
+	uint64_t page, n;
+	int rc = range_pages(rt, addr, bytes, &page, &n);
+	if (rc)
+		return rc;
+	post_command(rt, page, n);
+	fs_arena_release(rt, page, n);
+	return FS_OK;
+}
+
+int fs_runtime_report(fs_runtime *rt, int print)
+{
+	int rc = FS_OK;
+	pthread_mutex_lock(&rt->trace_mu);
+	if (rt->trace) {
+		rc = fs_trace_close(rt->trace);
+		rt->trace = NULL;
+		if (rc || rt->trace_error) {
+			fs_log(0, "the trace %s is incomplete: writing it failed", rt->cfg.record);
+			rc = rc ? rc : FS_EIO;
+		}
+	}
+	pthread_mutex_unlock(&rt->trace_mu);
+	if (rt->pol->ops->status) {
+		char msg[512] = "";
+		if (rt->pol->ops->status(rt->pol, msg, sizeof(msg))) {
+			fs_log(0, "prefetcher %s: %s", rt->pol->ops->name, msg);
+			rc = rc ? rc : FS_EINVAL;
+		}
+	}
+	fs_stats s;
+	fs_stats_get(rt, &s);
+	if (print && !rt->cfg.quiet)
+		fs_stats_print(&s, &rt->cfg, stderr);
+	if (rt->cfg.stats_json[0]) {
+		int jrc = fs_stats_write_json(&s, &rt->cfg, rt->cfg.stats_json);
+		if (jrc) {
+			fs_log(0, "cannot write the statistics to %s: %s", rt->cfg.stats_json,
+			       strerror(errno));
+			rc = rc ? rc : jrc;
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,172 @@
+/*
+ * stats.c - the statistics of a run: counters, latency percentiles, and the summary
+ * printed at exit (human-readable on stderr, and JSON for scripts and the bench).
+ *
+ * Definitions (docs/ARCHITECTURE.md, "How the numbers are defined"):
+ *   prefetch hit   a prefetched page touched before it was evicted (late hit: touched
+ *                  while its fetch was still in flight);
+ *   accuracy       prefetch_hits / prefetches_issued;
+ *   coverage       prefetch_hits / (prefetch_hits + demand_fetches);
+ *   fetch latency  from reading a demand fault to mapping the page.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void fs_latency_add(struct fs_latency *h, uint64_t ns)
+{
+	uint64_t b = ns / LAT_BUCKET_NS;
+	if (b >= LAT_BUCKETS)
+		b = LAT_BUCKETS - 1;
+	atomic_fetch_add_explicit(&h->count[b], 1, memory_order_relaxed);
+}
+
+/* The q-quantile (0..1), in microseconds, at the middle of its bucket. */
+double fs_latency_percentile(const struct fs_latency *h, double q)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < LAT_BUCKETS; i++)
+		total += atomic_load_explicit(&h->count[i], memory_order_relaxed);
+	if (!total)
+		return 0;
+	uint64_t rank = (uint64_t)(q * (double)(total - 1)) + 1, seen = 0;
+	for (int i = 0; i < LAT_BUCKETS; i++) {
+		seen += atomic_load_explicit(&h->count[i], memory_order_relaxed);
+		if (seen >= rank)
+			return (i + 0.5) * LAT_BUCKET_NS / 1000.0;
+	}
+	return LAT_BUCKETS * LAT_BUCKET_NS / 1000.0;
+}
+
+#define LOAD(x) atomic_load_explicit(&rt->c.x, memory_order_relaxed)
+
+int fs_stats_get(fs_runtime *rt, fs_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->faults = LOAD(faults);
+	s->demand_fetches = LOAD(demand_fetches);
+	s->zero_fills = LOAD(zero_fills);
+	s->wp_faults = LOAD(wp_faults);
+	s->prefetches_issued = LOAD(prefetches_issued);
+	s->prefetch_hits = LOAD(prefetch_hits);
+	s->late_hits = LOAD(late_hits);
+	s->wasted_prefetches = LOAD(wasted_prefetches);
+	s->evictions = LOAD(evictions);
+	s->writebacks = LOAD(writebacks);
+	s->far_bytes_read = LOAD(far_bytes_read);
+	s->far_bytes_written = LOAD(far_bytes_written);
+	s->local_mem_budget_bytes = rt->budget * FS_PAGE_SIZE;
+	s->local_mem_peak_bytes = LOAD(peak_pages) * FS_PAGE_SIZE;
+	s->fetch_latency_us_p50 = fs_latency_percentile(&rt->lat_demand, 0.50);
+	s->fetch_latency_us_p99 = fs_latency_percentile(&rt->lat_demand, 0.99);
+	s->hit_latency_us_p50 = fs_latency_percentile(&rt->lat_hit, 0.50);
+	uint64_t ev = LOAD(policy_events);
+	s->inference_ns_per_event = ev ? (double)LOAD(policy_ns) / (double)ev : 0;
+	s->future_map_bytes = rt->pol && rt->pol->ops->mem_bytes ? rt->pol->ops->mem_bytes(rt->pol) : 0;
+	s->accuracy = s->prefetches_issued ? (double)s->prefetch_hits / (double)s->prefetches_issued : 0;
+	uint64_t touched = s->prefetch_hits + s->demand_fetches;
+	s->coverage = touched ? (double)s->prefetch_hits / (double)touched : 0;
+	s->wall_seconds = (double)(fs_now_ns() - rt->start_ns) / 1e9;
+	return FS_OK;
+}
+
+static void human_bytes(char *out, size_t cap, uint64_t b)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
+{
+	char budget[32], peak[32], rd[32], wr[32];
+	human_bytes(budget, sizeof(budget), s->local_mem_budget_bytes);
+	human_bytes(peak, sizeof(peak), s->local_mem_peak_bytes);
+	human_bytes(rd, sizeof(rd), s->far_bytes_read);
+	human_bytes(wr, sizeof(wr), s->far_bytes_written);
+	fprintf(f,
+		"farsight: %.2f s, prefetch %s, backend %s, local budget %s (peak %s)\n"
+		"farsight:   faults %llu: %llu demand fetches, %llu prefetch hits (%llu late), "
+		"%llu zero fills, %llu first writes\n"
+		"farsight:   prefetches %llu issued, %llu wasted: accuracy %.1f%%, coverage %.1f%%\n"
+		"farsight:   far memory read %s, written %s; %llu evictions\n"
+		"farsight:   fetch latency p50 %.1f us, p99 %.1f us; prefetch hit p50 %.1f us; "
+		"prefetcher %.0f ns/event\n",
+		s->wall_seconds, cfg->prefetch, cfg->backend, budget, peak,
+		(unsigned long long)s->faults, (unsigned long long)s->demand_fetches,
+		(unsigned long long)s->prefetch_hits, (unsigned long long)s->late_hits,
+		(unsigned long long)s->zero_fills, (unsigned long long)s->wp_faults,
+		(unsigned long long)s->prefetches_issued, (unsigned long long)s->wasted_prefetches,
+		100 * s->accuracy, 100 * s->coverage, rd, wr, (unsigned long long)s->evictions,
+		s->fetch_latency_us_p50, s->fetch_latency_us_p99, s->hit_latency_us_p50,
+		s->inference_ns_per_event);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path)
+{
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return FS_EIO;
+	fprintf(f, "{\n  \"prefetch\": ");
+	json_str(f, cfg->prefetch);
+	fprintf(f, ",\n  \"backend\": ");
+	json_str(f, cfg->backend);
+#define U(k) fprintf(f, ",\n  \"" #k "\": %llu", (unsigned long long)s->k)
+#define D(k) fprintf(f, ",\n  \"" #k "\": %.6g", s->k)
+	U(faults);
+	U(demand_fetches);
+	U(zero_fills);
+	U(wp_faults);
+	U(prefetches_issued);
+	U(prefetch_hits);
+	U(late_hits);
+	U(wasted_prefetches);
+	U(evictions);
+	U(writebacks);
+	D(accuracy);
+	D(coverage);
+	U(local_mem_budget_bytes);
+	U(local_mem_peak_bytes);
+	U(far_bytes_read);
+	U(far_bytes_written);
+	D(fetch_latency_us_p50);
+	D(fetch_latency_us_p99);
+	D(hit_latency_us_p50);
+	D(inference_ns_per_event);
+	U(future_map_bytes);
+	D(wall_seconds);
+#undef U
+#undef D
+	fprintf(f, "\n}\n");
+	int bad = ferror(f);
+	if (fclose(f) || bad || rename(tmp, path)) {
+		int e = errno;
+		remove(tmp);
+		errno = e;
+		return FS_EIO;
+	}
+	return FS_OK;
+}

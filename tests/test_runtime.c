@@ -1,0 +1,255 @@
+/*
+ * test_runtime.c - the runtime through its public API: data survives eviction, the
+ * budget holds, zero pages, free/discard, many threads churning pages under every
+ * policy, and bad settings are refused with a message.
+ */
+#include "farsight.h"
+#include "testlib.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+static fs_config base_config(uint64_t local_mem, const char *prefetch)
+{
+	fs_config cfg;
+	char err[256];
+	if (fs_config_from_env(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
+	cfg.local_mem = local_mem;
+	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", prefetch);
+	cfg.mem_latency_us = 0; /* correctness tests: no emulated wire time */
+	cfg.arena_size = 1ull << 30;
+	cfg.arena_base = 0;
+	cfg.quiet = 1;
+	return cfg;
+}
+
+static uint64_t pattern(uint64_t i, uint64_t salt)
+{
+	uint64_t x = i * 0x9e3779b97f4a7c15ull ^ salt;
+	x ^= x >> 31;
+	return x * 0xbf58476d1ce4e5b9ull;
+}
+
+TEST(data_survives_eviction)
+{
+	fs_config cfg = base_config(64 * 4096, "none");
+	fs_runtime *rt;
+	char err[256];
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == 0);
+	size_t n = (8u << 20) / 8; /* 8 MiB through a 256 KiB budget */
+	uint64_t *a = fs_alloc(rt, n * 8);
+	CHECK(a != NULL);
+	CHECK(fs_contains(rt, a));
+	for (size_t i = 0; i < n; i++)
+		a[i] = pattern(i, 1);
+	size_t bad = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++)
+			bad += a[i] != pattern(i, 1);
+	CHECK_EQ_U64(bad, 0);
+	fs_stats s;
+	fs_stats_get(rt, &s);
+	CHECK(s.demand_fetches > 0);
+	CHECK(s.evictions > 0);
+	CHECK(s.writebacks > 0);
+	CHECK(s.local_mem_peak_bytes <= s.local_mem_budget_bytes);
+	CHECK_EQ_U64(s.local_mem_budget_bytes, 64 * 4096);
+	fs_runtime_stop(rt);
+}
+
+TEST(never_written_pages_read_zero_without_backend)
+{
+	fs_config cfg = base_config(64 * 4096, "readahead");
+	fs_runtime *rt;
+	char err[256];
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == 0);
+	size_t bytes = 4u << 20;
+	unsigned char *p = fs_alloc(rt, bytes);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < bytes; i += 512)
+		sum += p[i];
+	CHECK_EQ_U64(sum, 0);
+	fs_stats s;
+	fs_stats_get(rt, &s);
+	CHECK_EQ_U64(s.demand_fetches, 0);
+	CHECK_EQ_U64(s.far_bytes_read, 0);
+	CHECK_EQ_U64(s.far_bytes_written, 0); /* clean zero pages are never written back */
+	CHECK_EQ_U64(s.zero_fills, bytes / 4096);
+	fs_runtime_stop(rt);
+}
+
+TEST(clean_pages_are_not_written_back)
+{
+	fs_config cfg = base_config(64 * 4096, "none");
+	fs_runtime *rt;
+	char err[256];
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == 0);
+	size_t n = (2u << 20) / 8;
+	uint64_t *a = fs_alloc(rt, n * 8);
+	for (size_t i = 0; i < n; i++)
+		a[i] = i;
+	fs_stats s0, s1;
+	fs_stats_get(rt, &s0);
+	uint64_t sum = 0;
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < n; i++)
+			sum += a[i];
+	CHECK_EQ_U64(sum, 3 * (n * (n - 1) / 2));
+	fs_stats_get(rt, &s1);
+	/* Reads only: at most the pages dirty at the first snapshot get written back. */
+	CHECK(s1.writebacks - s0.writebacks <= 64);
+	CHECK(s1.demand_fetches > s0.demand_fetches);
+	fs_runtime_stop(rt);
+}
+
+TEST(discard_and_free_give_zeros)
+{
+	fs_config cfg = base_config(32 * 4096, "readahead");
+	fs_runtime *rt;
+	char err[256];
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == 0);
+	size_t bytes = 1u << 20;
+	unsigned char *p = fs_alloc(rt, bytes);
+	memset(p, 0xab, bytes);
+	CHECK(fs_discard(rt, p, bytes / 2) == 0);
+	size_t nonzero = 0, wrong = 0;
+	for (size_t i = 0; i < bytes / 2; i++)
+		nonzero += p[i] != 0;
+	for (size_t i = bytes / 2; i < bytes; i++)
+		wrong += p[i] != 0xab;
+	CHECK_EQ_U64(nonzero, 0);
+	CHECK_EQ_U64(wrong, 0);
+	CHECK(fs_free(rt, p, bytes) == 0);
+	unsigned char *q = fs_alloc(rt, bytes); /* reuses the freed range */
+	CHECK(q == p);
+	nonzero = 0;
+	for (size_t i = 0; i < bytes; i++)
+		nonzero += q[i] != 0;
+	CHECK_EQ_U64(nonzero, 0);
+	CHECK(fs_discard(rt, (char *)p + 1, 4096) == FS_EINVAL);
+	int local;
+	CHECK(fs_discard(rt, &local, 4096) == FS_EINVAL);
+	fs_runtime_stop(rt);
+}
+
+struct worker {
+	fs_runtime *rt;
+	uint64_t *data; /* this thread's block */
+	size_t n;
+	uint64_t seed;
+	size_t bad;
+};
+
+static void *churn(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t x = w->seed;
+	uint32_t *version = calloc(w->n, sizeof(uint32_t));
+	for (size_t i = 0; i < w->n; i++)
+		w->data[i] = pattern(i, w->seed);
+	for (int op = 0; op < 60000; op++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t i = x % w->n;
+		if (x & 0x100000) { /* write a new version */
+			version[i]++;
+			w->data[i] = pattern(i, w->seed + version[i]);
+		} else {
+			w->bad += w->data[i] != pattern(i, w->seed + version[i]);
+		}
+	}
+	for (size_t i = 0; i < w->n; i++)
+		w->bad += w->data[i] != pattern(i, w->seed + version[i]);
+	free(version);
+	return NULL;
+}
+
+static void stress(const char *policy)
+{
+	/* 4 threads x 2 MiB, budget ~5% of the data. */
+	fs_config cfg = base_config(100 * 4096, policy);
+	fs_runtime *rt;
+	char err[256];
+	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "  %s: %s\n", policy, err);
+		CHECK(rc == 0);
+		return;
+	}
+	enum { T = 4 };
+	struct worker w[T];
+	pthread_t th[T];
+	for (int t = 0; t < T; t++) {
+		w[t] = (struct worker){ rt, NULL, (2u << 20) / 8, 1000 + t, 0 };
+		w[t].data = fs_alloc(rt, w[t].n * 8);
+		CHECK(w[t].data != NULL);
+		pthread_create(&th[t], NULL, churn, &w[t]);
+	}
+	size_t bad = 0;
+	for (int t = 0; t < T; t++) {
+		pthread_join(th[t], NULL);
+		bad += w[t].bad;
+	}
+	if (bad)
+		fprintf(stderr, "  policy %s: %zu wrong words\n", policy, bad);
+	CHECK_EQ_U64(bad, 0);
+	fs_stats s;
+	fs_stats_get(rt, &s);
+	CHECK(s.local_mem_peak_bytes <= s.local_mem_budget_bytes);
+	CHECK(s.evictions > 0);
+	CHECK(s.demand_fetches + s.prefetch_hits > 0);
+	fs_runtime_stop(rt);
+}
+
+TEST(stress_every_policy)
+{
+	static const char *policies[] = { "none", "readahead", "leap", "hermit" };
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		fs_config cfg = base_config(100 * 4096, policies[i]);
+		(void)cfg;
+		stress(policies[i]);
+	}
+}
+
+TEST(bad_settings_are_refused)
+{
+	fs_config cfg = base_config(100, "none");
+	fs_runtime *rt = NULL;
+	char err[256] = "";
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "too small");
+	cfg = base_config(1 << 20, "nosuch");
+	err[0] = 0;
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "unknown prefetcher 'nosuch'");
+	CHECK_STR_CONTAINS(err, "readahead");
+	cfg = base_config(1 << 20, "none");
+	snprintf(cfg.backend, sizeof(cfg.backend), "rdma://x");
+	err[0] = 0;
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "unknown backend");
+	uint64_t v;
+	CHECK(fs_parse_size("64K", &v) == 0 && v == 65536);
+	CHECK(fs_parse_size("1.5G", &v) == 0 && v == 3ull << 29);
+	CHECK(fs_parse_size("-1", &v) == FS_EINVAL);
+	CHECK(fs_parse_size("12Q", &v) == FS_EINVAL);
+	CHECK(fs_parse_size("", &v) == FS_EINVAL);
+	CHECK(fs_config_set(&cfg, "local_mem", "abc", err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "'abc' is not a size");
+}
+
+int main(void)
+{
+	RUN(data_survives_eviction);
+	RUN(never_written_pages_read_zero_without_backend);
+	RUN(clean_pages_are_not_written_back);
+	RUN(discard_and_free_give_zeros);
+	RUN(stress_every_policy);
+	RUN(bad_settings_are_refused);
+	return TEST_EXIT();
+}
