@@ -1,0 +1,215 @@
+/*
+ * preload.c - libfarsight-preload.so: start the runtime inside an unmodified program.
+ *
+ * `farsight run` sets FARSIGHT_* variables and LD_PRELOAD, then execs the program.  The
+ * constructor below reads the settings, starts the runtime (arena, userfaultfd, pager
+ * thread), creates the far jemalloc arenas (malloc.c) and from then on the program's
+ * heap and private anonymous mappings (mmap.c) live in far memory.  Everything the
+ * dynamic loader and libc allocate before this constructor runs stays local.
+ *
+ * Exit: an atexit handler prints the summary and writes the stats JSON.  It never stops
+ * the runtime: other threads may still touch far memory while the process exits, and
+ * the kernel tears everything down anyway.  Only the root process reports:
+ * FARSIGHT_ROOT_PID names it (`farsight run` sets it; if it is missing, the first
+ * preloaded process sets it to itself), and programs it execs run under far memory too
+ * (they inherit LD_PRELOAD) but print nothing, record nothing and write no JSON, unless
+ * FARSIGHT_STATS_CHILDREN=1 (summary only: the JSON file and trace are the root's).
+ *
+ * Fork: userfaultfd does not follow fork without UFFD_FEATURE_EVENT_FORK, and the
+ * arena is a shared memfd mapping, so a forked child that touched it would read pages
+ * no pager serves and could write into the parent's memory.  The arena is therefore
+ * marked MADV_DONTFORK: a child does not have it at all.  The child's own allocations
+ * go local from the first moment (a pthread_atfork child handler), and a SIGSEGV
+ * handler turns a touch of the missing arena into a clear message.  fork followed by
+ * exec works as long as the child does not read far memory before exec; system(),
+ * popen() and posix_spawn() use vfork-style clones that share the parent's memory and
+ * pager, so they always work.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct fs_shim fs_shim;
+
+static struct sigaction saved_segv, saved_bus;
+
+void shim_say(const char *a, const char *b, const char *c)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "farsight: %s%s%s\n", a, b ? b : "", c ? c : "");
+	if (n > (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 1;
+	ssize_t unused = write(2, line, (size_t)n);
+	(void)unused;
+}
+
+/* ---- fork ----------------------------------------------------------------------- */
+
+static void child_touched(const void *addr)
+{
+	char hex[32];
+	snprintf(hex, sizeof(hex), "%p", addr);
+	shim_say("this process was forked and the child touched far memory at ", hex,
+		 "; farsight supports fork only when the child calls exec (use posix_spawn or "
+		 "exec right after fork)");
+	_exit(1);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	if (fs_shim.forked_child && shim_in_arena(si->si_addr))
+		child_touched(si->si_addr);
+	/* Not ours: put the program's handler (or the default) back; the faulting
+	 * instruction runs again and meets it. */
+	sigaction(sig, sig == SIGSEGV ? &saved_segv : &saved_bus, NULL);
+}
+
+static void install_fault_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &saved_segv);
+	sigaction(SIGBUS, &sa, &saved_bus);
+}
+
+static void atfork_prepare(void)
+{
+	shim_mmap_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	shim_mmap_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+	fs_shim.forked_child = 1;
+	shim_mmap_atfork_child();
+	install_fault_handler();
+}
+
+/* A forked child whose exec arguments are in far memory: execve would fail with
+ * EFAULT, an error that names no cause.  Say what happened instead. */
+static void check_exec_args(const char *path, char *const argv[], char *const envp[])
+{
+	if (!fs_shim.forked_child)
+		return;
+	if (shim_in_arena(path))
+		child_touched(path);
+	char *const *lists[2] = { argv, envp };
+	for (int l = 0; l < 2; l++) {
+		if (!lists[l])
+			continue;
+		if (shim_in_arena(lists[l]))
+			child_touched(lists[l]);
+		for (size_t i = 0; lists[l][i]; i++)
+			if (shim_in_arena(lists[l][i]))
+				child_touched(lists[l][i]);
+	}
+}
+
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+	check_exec_args(path, argv, envp);
+	return (int)syscall(SYS_execve, path, argv, envp);
+}
+
+/* setenv and friends resize `environ` with malloc.  Keeping the environment local
+ * means a forked child can still exec with it (and the pager never owns it). */
+#define LOCAL_CALL(type, name, params, args)                                             \
+	type name params                                                                 \
+	{                                                                                \
+		static type(*real) params;                                               \
+		fs_shim_busy++;                                                          \
+		if (!real)                                                               \
+			real = (type(*) params)dlsym(RTLD_NEXT, #name);                  \
+		type r = real ? real args : -1;                                          \
+		fs_shim_busy--;                                                          \
+		return r;                                                                \
+	}
+LOCAL_CALL(int, setenv, (const char *n, const char *v, int o), (n, v, o))
+LOCAL_CALL(int, unsetenv, (const char *n), (n))
+LOCAL_CALL(int, putenv, (char *s), (s))
+LOCAL_CALL(int, clearenv, (void), ())
+
+/* ---- start and exit ------------------------------------------------------------- */
+
+static int is_root_process(void)
+{
+	const char *r = getenv("FARSIGHT_ROOT_PID");
+	pid_t me = getpid();
+	if (!r || !*r) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%d", (int)me);
+		setenv("FARSIGHT_ROOT_PID", buf, 1);
+		return 1;
+	}
+	return atol(r) == (long)me;
+}
+
+static void shim_exit(void)
+{
+	if (!fs_shim.rt || fs_shim.forked_child)
+		return;
+	fs_shim_busy++; /* the report's own allocations stay local */
+	fs_runtime_report(fs_shim.rt, 1);
+	fs_shim_busy--;
+}
+
+__attribute__((constructor)) static void shim_start(void)
+{
+	fs_shim_busy++;
+	fs_config cfg;
+	char err[512];
+	if (fs_config_from_env(&cfg, err, sizeof(err))) {
+		shim_say(err, NULL, NULL);
+		_exit(2);
+	}
+	if (!is_root_process()) {
+		/* The JSON file and the trace belong to the root process. */
+		cfg.stats_json[0] = 0;
+		cfg.record[0] = 0;
+		if (!cfg.stats_children)
+			cfg.quiet = 1;
+	}
+	fs_runtime *rt;
+	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
+	if (rc) {
+		shim_say("cannot start far memory: ", err, NULL);
+		_exit(1);
+	}
+	void *base;
+	size_t size;
+	fs_arena_range(rt, &base, &size);
+	fs_shim.rt = rt;
+	fs_shim.local_threshold = cfg.local_threshold;
+	fs_shim.size = size;
+	fs_shim.base = (uintptr_t)base;
+	/* A forked child must not inherit the arena (see the top of this file). */
+	if (syscall(SYS_madvise, base, size, MADV_DONTFORK))
+		shim_say("cannot mark the arena MADV_DONTFORK: ", strerror(errno),
+			 "; a forked child may corrupt far memory");
+	if (shim_malloc_init(err, sizeof(err))) {
+		shim_say(err, NULL, NULL);
+		_exit(1);
+	}
+	if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) || atexit(shim_exit)) {
+		shim_say("cannot register the fork and exit handlers", NULL, NULL);
+		_exit(1);
+	}
+	atomic_store_explicit(&fs_shim.far_ready, 1, memory_order_release);
+	fs_shim_busy--;
+}
