@@ -21,7 +21,7 @@ static const struct {
 	int (*fn)(const wl_args *);
 	const char *help;
 } workloads[] = {
-	{ "mcf", wl_mcf, "min-cost flow by network simplex (LEMON) on a GLPK netgen instance" },
+	{ "mcf", wl_mcf, "min-cost flow by network simplex (LEMON) on a generated NETGEN-style instance" },
 	{ "xgboost", wl_xgboost, "XGBoost (C API, hist) training on a generated HIGGS-like dataset" },
 	{ "pagerank", wl_pagerank, "GAP-style pull PageRank, 20 iterations, Kronecker/urand CSR graph" },
 	{ "sssp", wl_sssp, "GAP-style SSSP (Dijkstra, binary heap) on a weighted Kronecker/urand graph" },

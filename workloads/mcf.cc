@@ -44,9 +44,9 @@ mcf_size size_of(wl_size s)
 	case WL_TINY:
 		return { 4000, 40000 };
 	case WL_SMALL:
-		return { 150000, 2000000 };
+		return { 40000, 3500000 };
 	default:
-		return { 500000, 8000000 };
+		return { 100000, 14000000 };
 	}
 }
 

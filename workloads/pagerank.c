@@ -60,7 +60,7 @@ int wl_pagerank_run(const wl_graph *g, double d, int max_iters, double tol, doub
 
 int wl_pagerank(const wl_args *a)
 {
-	int scale = wl_graph_scale(a, 21, 23);
+	int scale = wl_graph_scale(a, 20, 22);
 	wl_graph g;
 	double t0 = wl_now();
 	wl_graph_generate(&g, a->graph, scale, PR_DEGREE, a->seed, 0);

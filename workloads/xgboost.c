@@ -90,7 +90,7 @@ int wl_xgboost(const wl_args *a)
 	static const struct {
 		size_t rows;
 		int rounds;
-	} sizes[] = { { 20000, 10 }, { 1000000, 20 }, { 4000000, 40 } };
+	} sizes[] = { { 20000, 10 }, { 750000, 16 }, { 3000000, 30 } };
 	size_t rows = sizes[a->size].rows;
 	int rounds = sizes[a->size].rounds;
 	char nthread[16];
