@@ -130,11 +130,13 @@ static int conn_flush(struct server *s, struct conn *c)
 	}
 	if (!memd_buf_pending(&c->out))
 		c->out.off = c->out.len = 0;
-	if (c->paused && memd_buf_pending(&c->out) < OUT_HIGH / 2)
-		c->paused = 0;
 	set_events(s, c);
 	return 0;
 }
+
+/* Resume a connection paused for back-pressure once its output drained: first the
+ * requests already buffered (no new EPOLLIN will announce them), then the socket. */
+static int conn_resume(struct server *s, struct conn *c);
 
 static int put_bytes(struct conn *c, const unsigned char *p, size_t n)
 {
@@ -298,6 +300,18 @@ static int conn_process(struct server *s, struct conn *c)
 	return 0;
 }
 
+static void conn_readable(struct server *s, struct conn *c);
+
+static int conn_resume(struct server *s, struct conn *c)
+{
+	while (c->paused && memd_buf_pending(&c->out) < OUT_HIGH / 2) {
+		c->paused = 0;
+		if (conn_process(s, c) < 0 || conn_flush(s, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void conn_readable(struct server *s, struct conn *c)
 {
 	size_t budget = READ_BUDGET;
@@ -333,7 +347,8 @@ static void conn_readable(struct server *s, struct conn *c)
 		if (conn_process(s, c) < 0)
 			return;
 	}
-	conn_flush(s, c);
+	if (conn_flush(s, c) == 0)
+		conn_resume(s, c);
 }
 
 static int is_loopback(const struct sockaddr *sa)
@@ -564,7 +579,7 @@ int memd_serve(const memd_options *o)
 				/* c may be closed below: mark the event handled first. */
 				evs[i].data.ptr = NULL;
 				uint32_t e = evs[i].events;
-				if (e & EPOLLOUT && conn_flush(&s, c) < 0)
+				if (e & EPOLLOUT && (conn_flush(&s, c) < 0 || conn_resume(&s, c) < 0))
 					continue;
 				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
 					conn_readable(&s, c);
