@@ -66,6 +66,7 @@ typedef struct fs_config {
 	uint32_t readahead_max;    /* readahead window cap, pages */
 	uint32_t lookahead;        /* predictor lookahead (oracle, farsight) */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */
+	char cpus[64];             /* CPU placement of program and pager: auto, all, list */
 	int32_t pager_cpu;         /* pin the pager thread to this CPU (-1 = no pinning) */
 	uint32_t quiet;            /* 1 = no summary on stderr */
 	uint32_t stats_children;   /* 1 = child processes also print their summary */
