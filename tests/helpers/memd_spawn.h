@@ -31,20 +31,20 @@ typedef struct memd_proc {
 
 static char memd_tmpdir[128];
 
-static const char *memd_bin(void)
+static inline const char *memd_bin(void)
 {
 	const char *b = getenv("FARSIGHT_BIN");
 	return b && b[0] ? b : "build/farsight";
 }
 
-static void memd_sleep_ms(int ms)
+static inline void memd_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
 /* Start memd with extra args (NULL-terminated).  Returns 0 and fills *m, or -1. */
-static int memd_start(memd_proc *m, const char *name, const char *const *extra)
+static inline int memd_start(memd_proc *m, const char *name, const char *const *extra)
 {
 	if (!memd_tmpdir[0]) {
 		snprintf(memd_tmpdir, sizeof(memd_tmpdir), "/tmp/fs-memd-test.XXXXXX");
@@ -103,7 +103,7 @@ static int memd_start(memd_proc *m, const char *name, const char *const *extra)
 }
 
 /* Stop memd with sig and reap it; returns its wait status. */
-static int memd_stop(memd_proc *m, int sig)
+static inline int memd_stop(memd_proc *m, int sig)
 {
 	int st = -1;
 	if (m->pid > 0) {
@@ -115,7 +115,7 @@ static int memd_stop(memd_proc *m, int sig)
 }
 
 /* The whole log, malloc'd (NUL-terminated). */
-static char *memd_log(const memd_proc *m)
+static inline char *memd_log(const memd_proc *m)
 {
 	FILE *f = fopen(m->log, "r");
 	if (!f)
@@ -129,7 +129,7 @@ static char *memd_log(const memd_proc *m)
 
 /* Wait (up to 5 s) until memd's log contains needle: its log lines are asynchronous
  * to what the test sees on its socket. */
-static int memd_log_wait(const memd_proc *m, const char *needle)
+static inline int memd_log_wait(const memd_proc *m, const char *needle)
 {
 	for (int i = 0; i < 500; i++) {
 		char *l = memd_log(m);
@@ -142,7 +142,7 @@ static int memd_log_wait(const memd_proc *m, const char *needle)
 	return 0;
 }
 
-static void memd_cleanup_dir(void)
+static inline void memd_cleanup_dir(void)
 {
 	if (memd_tmpdir[0]) {
 		char cmd[200];
