@@ -12,6 +12,7 @@ extern const fs_policy_ops fs_policy_readahead;
 extern const fs_policy_ops fs_policy_leap;
 extern const fs_policy_ops fs_policy_hermit;
 extern const fs_policy_ops fs_policy_oracle;
+extern const fs_policy_ops fs_policy_farsight;
 
 static const fs_policy_ops *const policies[] = {
 	&fs_policy_none,
@@ -19,6 +20,7 @@ static const fs_policy_ops *const policies[] = {
 	&fs_policy_leap,
 	&fs_policy_hermit,
 	&fs_policy_oracle,
+	&fs_policy_farsight,
 };
 
 const fs_policy_ops *fs_policy_find(const char *name)
