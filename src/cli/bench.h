@@ -1,0 +1,79 @@
+/*
+ * bench.h - internals of `farsight bench` (cmd_bench.c: options, plan and main loop;
+ * bench_exec.c: running one child with a timeout and reading its checksum and stats
+ * JSON; bench_report.c: results.csv, report.md and the gnuplot plots).
+ */
+#ifndef FS_BENCH_H
+#define FS_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_MAX_KV 96
+
+/* One flat key/value pair from the stats JSON (nested objects flattened "a.b"). */
+typedef struct bench_kv {
+	char key[64];
+	char val[96];
+} bench_kv;
+
+/* Kinds of run: the plain all-local baseline, farsight with a huge budget (footprint
+ * and runtime overhead), a trace recording for the oracle, a far-memory measurement. */
+enum { RUN_PLAIN = 0, RUN_HUGE = 1, RUN_RECORD = 2, RUN_FAR = 3 };
+
+typedef struct bench_run {
+	int kind;
+	const char *workload;
+	int ratio;              /* percent of the footprint; 0 for plain/huge */
+	const char *prefetch;   /* "" for plain */
+	int rep;
+	uint64_t budget;        /* --local-mem bytes (0 for plain) */
+	/* results */
+	int done;
+	int status;             /* exit status, or 128+signal, or -1 timeout */
+	double seconds;         /* wall time of the child */
+	char checksum[24];
+	int checksum_ok;        /* equals the plain run's checksum */
+	double normalised;      /* plain median / seconds */
+	int n_kv;
+	bench_kv kv[BENCH_MAX_KV];
+} bench_run;
+
+/* Run argv (argv[0] a path) with stdout to out_path and stderr to err_path, pinned to
+ * `cpu` (-1: not pinned), killed after timeout_s.  Returns the exit status (0..255),
+ * 128+signal, or -1 on timeout / failure to start; *seconds gets the wall time. */
+int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
+	       double timeout_s, double *seconds);
+/* The last "checksum: HEX" line of a file, or "" if none. */
+void bench_read_checksum(const char *path, char *out, size_t outlen);
+/* Flatten a JSON object file into kv; returns the count, or -1 if unreadable. */
+int bench_read_json(const char *path, bench_kv *kv, int max);
+const char *bench_kv_get(const bench_run *r, const char *key);
+double bench_kv_num(const bench_run *r, const char *key); /* NaN if absent */
+
+typedef struct bench_plan {
+	const char *out_dir;
+	const char *size;
+	const char *seed;
+	const char *graph;
+	const char *backend;
+	const char *command_line; /* how bench was invoked, for the report */
+	int cpu;
+	int reps;
+	int n_workloads, n_ratios, n_prefetch;
+	const char *workloads[8];
+	int ratios[16];
+	const char *prefetch[16];
+	bench_run *runs;
+	int n_runs;
+	double started;           /* wall clock, for the report */
+} bench_plan;
+
+double bench_median(double *v, int n);
+/* Rewrites results.csv from every finished run (called after each run, so a crash
+ * loses nothing). */
+int bench_write_csv(const bench_plan *p);
+/* report.md and the plots; returns the number of failed runs it listed. */
+int bench_write_report(const bench_plan *p);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * bench_exec.c - how `farsight bench` runs one child and reads what it left behind.
+ *
+ * The child gets its own process group (so a timeout kills the workload and the
+ * farsight wrapper together, and nothing else), is optionally pinned to one CPU
+ * before exec (the affinity is inherited by farsight run's pager and the workload),
+ * and writes stdout/stderr to files in the bench folder's logs/.  The wall time is
+ * taken around fork..reap; the wait uses a pidfd so the reap is seen at once rather
+ * than at the next tick of a polling loop.
+ */
+#include "bench.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
+	       double timeout_s, double *seconds)
+{
+	double t0 = now();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setpgid(0, 0);
+		if (cpu >= 0) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			sched_setaffinity(0, sizeof set, &set);
+		}
+		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (o < 0 || e < 0)
+			_exit(126);
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(argv[0], argv);
+		dprintf(2, "farsight bench: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid); /* both sides set it: no race with an early kill */
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int status = 0, timed_out = 0;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		double left = timeout_s - (now() - t0);
+		if (left <= 0 && !timed_out) {
+			timed_out = 1;
+			kill(-pid, SIGKILL);
+			continue;
+		}
+		if (pfd >= 0) {
+			struct pollfd p = { .fd = pfd, .events = POLLIN };
+			int ms = timed_out ? 100 : (int)fmin(left * 1000 + 1, 1000);
+			poll(&p, 1, ms);
+		} else {
+			usleep(2000);
+		}
+	}
+	*seconds = now() - t0;
+	if (pfd >= 0)
+		close(pfd);
+	if (timed_out)
+		return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+void bench_read_checksum(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	out[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		const char *p = line;
+		if (strncmp(p, "checksum: ", 10))
+			continue;
+		p += 10;
+		size_t n = strspn(p, "0123456789abcdefABCDEF");
+		if (n == 0 || n >= outlen)
+			continue;
+		memcpy(out, p, n);
+		out[n] = 0;
+	}
+	fclose(f);
+}
+
+/* ---- a small JSON reader: objects of numbers, strings, booleans, nulls, arrays
+ * (kept as raw text) and nested objects (flattened as parent.child). ---- */
+typedef struct jp {
+	const char *s;
+	bench_kv *kv;
+	int n, max;
+} jp;
+
+static void ws(jp *j)
+{
+	while (isspace((unsigned char)*j->s))
+		j->s++;
+}
+
+static int jstring(jp *j, char *out, size_t outlen)
+{
+	size_t n = 0;
+	if (*j->s != '"')
+		return -1;
+	j->s++;
+	while (*j->s && *j->s != '"') {
+		char c = *j->s++;
+		if (c == '\\' && *j->s)
+			c = *j->s++; /* keep the escaped character itself; good enough for stats */
+		if (n + 1 < outlen)
+			out[n++] = c;
+	}
+	if (*j->s != '"')
+		return -1;
+	j->s++;
+	out[n] = 0;
+	return 0;
+}
+
+static void put(jp *j, const char *key, const char *val)
+{
+	if (j->n >= j->max)
+		return;
+	snprintf(j->kv[j->n].key, sizeof j->kv[j->n].key, "%s", key);
+	snprintf(j->kv[j->n].val, sizeof j->kv[j->n].val, "%s", val);
+	j->n++;
+}
+
+static int jobject(jp *j, const char *prefix)
+{
+	ws(j);
+	if (*j->s != '{')
+		return -1;
+	j->s++;
+	for (;;) {
+		char key[64], full[64], val[96];
+		ws(j);
+		if (*j->s == '}') {
+			j->s++;
+			return 0;
+		}
+		if (jstring(j, key, sizeof key))
+			return -1;
+		snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", key);
+		ws(j);
+		if (*j->s++ != ':')
+			return -1;
+		ws(j);
+		if (*j->s == '{') {
+			if (jobject(j, full))
+				return -1;
+		} else if (*j->s == '"') {
+			if (jstring(j, val, sizeof val))
+				return -1;
+			put(j, full, val);
+		} else {
+			/* number, literal or array: copy the raw text up to the next , or }
+			 * at this nesting level */
+			int depth = 0;
+			size_t n = 0;
+			while (*j->s && (depth > 0 || (*j->s != ',' && *j->s != '}'))) {
+				if (*j->s == '[')
+					depth++;
+				else if (*j->s == ']')
+					depth--;
+				if (n + 1 < sizeof val)
+					val[n++] = *j->s;
+				j->s++;
+			}
+			while (n && isspace((unsigned char)val[n - 1]))
+				n--;
+			val[n] = 0;
+			put(j, full, val);
+		}
+		ws(j);
+		if (*j->s == ',')
+			j->s++;
+		else if (*j->s != '}')
+			return -1;
+	}
+}
+
+int bench_read_json(const char *path, bench_kv *kv, int max)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char *buf = NULL;
+	size_t cap = 0, len = 0, got;
+	do {
+		if (len + 4096 > cap) {
+			char *b = realloc(buf, cap = cap * 2 + 8192);
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return -1;
+			}
+			buf = b;
+		}
+		got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+	} while (got > 0);
+	fclose(f);
+	buf[len] = 0;
+	jp j = { .s = buf, .kv = kv, .max = max };
+	int rc = jobject(&j, "");
+	free(buf);
+	return rc ? -1 : j.n;
+}
+
+const char *bench_kv_get(const bench_run *r, const char *key)
+{
+	for (int i = 0; i < r->n_kv; i++)
+		if (!strcmp(r->kv[i].key, key))
+			return r->kv[i].val;
+	return NULL;
+}
+
+double bench_kv_num(const bench_run *r, const char *key)
+{
+	const char *v = bench_kv_get(r, key);
+	char *end;
+	if (!v)
+		return NAN;
+	double d = strtod(v, &end);
+	return end == v ? NAN : d;
+}

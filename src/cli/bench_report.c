@@ -1,0 +1,357 @@
+/*
+ * bench_report.c - what `farsight bench` leaves in its --out folder:
+ *   results.csv  one row per run (baselines included), every key of its stats JSON;
+ *   report.md    the command, the machine and thread placement, and per workload the
+ *                baselines and a table of ratio x prefetcher medians;
+ *   W.png        normalised performance vs local-memory ratio, one line per prefetcher
+ *                (gnuplot; W.dat and W.gp are kept so a plot can be redone by hand).
+ * Medians are over the successful repetitions; normalised performance of a
+ * configuration is the plain all-local median time over its median time.
+ */
+#include "bench.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n)
+{
+	if (n <= 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static const char *kind_name(int k)
+{
+	return k == RUN_PLAIN ? "plain" : k == RUN_HUGE ? "all-local-farsight" : k == RUN_RECORD ? "record" : "far";
+}
+
+/* CSV-quote a field if it needs it. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int bench_write_csv(const bench_plan *p)
+{
+	char path[1100], tmp[1100];
+	snprintf(path, sizeof path, "%s/results.csv", p->out_dir);
+	snprintf(tmp, sizeof tmp, "%s/.results.csv.tmp", p->out_dir);
+	/* the union of stats keys, in first-seen order */
+	static char keys[256][64];
+	int nk = 0;
+	for (int i = 0; i < p->n_runs; i++)
+		for (int k = 0; k < p->runs[i].n_kv; k++) {
+			int seen = 0;
+			for (int j = 0; j < nk && !seen; j++)
+				seen = !strcmp(keys[j], p->runs[i].kv[k].key);
+			if (!seen && nk < 256)
+				snprintf(keys[nk++], sizeof keys[0], "%s", p->runs[i].kv[k].key);
+		}
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "farsight bench: cannot write %s\n", tmp);
+		return -1;
+	}
+	fprintf(f, "workload,size,kind,ratio,prefetch,rep,budget_bytes,seconds,normalised,status,checksum,checksum_ok");
+	for (int j = 0; j < nk; j++) {
+		fputc(',', f);
+		csv_field(f, keys[j]);
+	}
+	fputc('\n', f);
+	for (int i = 0; i < p->n_runs; i++) {
+		const bench_run *r = &p->runs[i];
+		if (!r->done)
+			continue;
+		fprintf(f, "%s,%s,%s,%d,%s,%d,%llu,%.4f,", r->workload, p->size, kind_name(r->kind), r->ratio,
+			r->prefetch, r->rep, (unsigned long long)r->budget, r->seconds);
+		if (!isnan(r->normalised) && r->normalised > 0)
+			fprintf(f, "%.4f", r->normalised);
+		fprintf(f, ",%d,%s,%d", r->status, r->checksum, r->checksum_ok);
+		for (int j = 0; j < nk; j++) {
+			const char *v = bench_kv_get(r, keys[j]);
+			fputc(',', f);
+			if (v)
+				csv_field(f, v);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
+
+/* Median of a value over the successful runs matching (workload, kind, ratio, prefetch). */
+typedef enum { V_SECONDS, V_KEY } vsel;
+static double med(const bench_plan *p, const char *w, int kind, int ratio, const char *pf, vsel sel,
+		  const char *key, int *n_ok, int *n_fail)
+{
+	double v[128];
+	int n = 0, fails = 0;
+	for (int i = 0; i < p->n_runs; i++) {
+		const bench_run *r = &p->runs[i];
+		if (!r->done || r->workload != w || r->kind != kind || r->ratio != ratio ||
+		    strcmp(r->prefetch, pf))
+			continue;
+		if (!r->checksum_ok) {
+			fails++;
+			continue;
+		}
+		double x = sel == V_SECONDS ? r->seconds : bench_kv_num(r, key);
+		if (!isnan(x) && n < 128)
+			v[n++] = x;
+	}
+	if (n_ok)
+		*n_ok = n;
+	if (n_fail)
+		*n_fail = fails;
+	return bench_median(v, n);
+}
+
+static void cpu_model(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	snprintf(out, n, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "model name", 10)) {
+			char *c = strchr(line, ':');
+			if (c) {
+				c += 1 + (c[1] == ' ');
+				c[strcspn(c, "\n")] = 0;
+				snprintf(out, n, "%s", c);
+			}
+			break;
+		}
+	fclose(f);
+}
+
+static void read_first_line(const char *path, char *out, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	snprintf(out, n, "unavailable");
+	if (!f)
+		return;
+	if (fgets(out, (int)n, f))
+		out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
+static void fmt_num(char *out, size_t n, double v, const char *fmt)
+{
+	if (isnan(v))
+		snprintf(out, n, "-");
+	else
+		snprintf(out, n, fmt, v);
+}
+
+static void plot(const bench_plan *p, const char *w)
+{
+	char dat[1100], gp[1100], png[1100];
+	snprintf(dat, sizeof dat, "%s/%s.dat", p->out_dir, w);
+	snprintf(gp, sizeof gp, "%s/%s.gp", p->out_dir, w);
+	snprintf(png, sizeof png, "%s/%s.png", p->out_dir, w);
+	double plain = med(p, w, RUN_PLAIN, 0, "", V_SECONDS, NULL, NULL, NULL);
+	FILE *f = fopen(dat, "w");
+	if (!f)
+		return;
+	fprintf(f, "# ratio");
+	for (int k = 0; k < p->n_prefetch; k++)
+		fprintf(f, " %s", p->prefetch[k]);
+	fprintf(f, "\n");
+	for (int r = 0; r < p->n_ratios; r++) {
+		fprintf(f, "%d", p->ratios[r]);
+		for (int k = 0; k < p->n_prefetch; k++) {
+			double s = med(p, w, RUN_FAR, p->ratios[r], p->prefetch[k], V_SECONDS, NULL, NULL, NULL);
+			if (isnan(s) || isnan(plain))
+				fprintf(f, " NaN");
+			else
+				fprintf(f, " %.4f", plain / s);
+		}
+		fprintf(f, "\n");
+	}
+	fclose(f);
+	f = fopen(gp, "w");
+	if (!f)
+		return;
+	fprintf(f, "set terminal pngcairo size 800,500 noenhanced\n"
+		   "set output '%s.png'\n"
+		   "set title '%s (size %s): normalised performance vs local memory'\n"
+		   "set xlabel 'local memory, %% of footprint'\n"
+		   "set ylabel 'normalised performance (all-local time / time)'\n"
+		   "set yrange [0:*]\nset xrange [0:100]\nset key left top\nset grid\n"
+		   "set datafile missing 'NaN'\n"
+		   "plot ",
+		w, w, p->size);
+	for (int k = 0; k < p->n_prefetch; k++)
+		fprintf(f, "%s'%s.dat' using 1:%d with linespoints title '%s'", k ? ", " : "", w, k + 2,
+			p->prefetch[k]);
+	fprintf(f, "\n");
+	fclose(f);
+	/* gnuplot runs in the output folder so the script's relative names work. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (chdir(p->out_dir) == 0) {
+			char name[256];
+			snprintf(name, sizeof name, "%s.gp", w);
+			freopen("/dev/null", "w", stdout);
+			execlp("gnuplot", "gnuplot", name, (char *)NULL);
+		}
+		_exit(127);
+	}
+	int st = 0;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		fprintf(stderr, "farsight bench: gnuplot failed for %s (is gnuplot-nox installed? "
+				"tools/install-deps.sh); the data is in %s\n", w, dat);
+	(void)png;
+}
+
+int bench_write_report(const bench_plan *p)
+{
+	char path[1100];
+	snprintf(path, sizeof path, "%s/report.md", p->out_dir);
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "farsight bench: cannot write %s\n", path);
+		return -1;
+	}
+	struct utsname u;
+	uname(&u);
+	char cpu[256], halt[64], date[64];
+	cpu_model(cpu, sizeof cpu);
+	read_first_line("/sys/module/haltpoll/parameters/guest_halt_poll_ns", halt, sizeof halt);
+	time_t t = time(NULL);
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+
+	fprintf(f, "# farsight bench report\n\n");
+	fprintf(f, "Command: `%s` (%s)\n\n", p->command_line, date);
+	fprintf(f, "Machine: Linux %s, %ld vCPUs, %s; guest_halt_poll_ns = %s.\n\n", u.release,
+		sysconf(_SC_NPROCESSORS_ONLN), cpu, halt);
+	if (p->cpu >= 0)
+		fprintf(f, "Thread placement: every run (plain and under farsight) pinned to CPU %d, and "
+			   "farsight's pager thread too (`--pager-cpu %d`), so that fault hand-offs never "
+			   "cross vCPUs (a cross-vCPU wake-up costs 40-50 us on this VM).\n\n",
+			p->cpu, p->cpu);
+	else
+		fprintf(f, "Thread placement: not pinned (`--cpu -1`); the pager and the workload may sit on "
+			   "different vCPUs, where each wake-up costs 40-50 us on this VM.\n\n");
+	fprintf(f, "Workloads: size `%s`, seed %s, graph %s, single-threaded.  %d repetition%s per "
+		   "configuration; medians.  Normalised performance = plain all-local time / time "
+		   "under far memory.  Local-memory ratio = budget / footprint, footprint = "
+		   "`local_mem_peak_bytes` of the all-local farsight run.  Timings on a shared "
+		   "machine are noisy: compare rows of one report, not across reports.\n\n",
+		p->size, p->seed, p->graph, p->reps, p->reps == 1 ? "" : "s");
+
+	int failed = 0;
+	for (int i = 0; i < p->n_runs; i++)
+		failed += p->runs[i].done && !p->runs[i].checksum_ok;
+
+	for (int wi = 0; wi < p->n_workloads; wi++) {
+		const char *w = p->workloads[wi];
+		int n_ok;
+		double plain = med(p, w, RUN_PLAIN, 0, "", V_SECONDS, NULL, &n_ok, NULL);
+		double huge = med(p, w, RUN_HUGE, 0, "none", V_SECONDS, NULL, NULL, NULL);
+		double foot = med(p, w, RUN_HUGE, 0, "none", V_KEY, "local_mem_peak_bytes", NULL, NULL);
+		const char *ref = "";
+		for (int i = 0; i < p->n_runs; i++)
+			if (p->runs[i].workload == w && p->runs[i].kind == RUN_PLAIN && p->runs[i].status == 0) {
+				ref = p->runs[i].checksum;
+				break;
+			}
+		char a[32], b[32], c[32], d[32];
+		fmt_num(a, sizeof a, plain, "%.2f s");
+		fmt_num(b, sizeof b, huge, "%.2f s");
+		fmt_num(c, sizeof c, plain / huge, "%.3f");
+		fmt_num(d, sizeof d, foot / 1048576.0, "%.1f MiB");
+		fprintf(f, "## %s\n\n", w);
+		fprintf(f, "All-local: plain %s; under farsight with a huge budget %s (normalised %s). "
+			   "Footprint %s. Checksum `%s`.\n\n",
+			a, b, c, d, *ref ? ref : "(no successful plain run)");
+
+		fprintf(f, "Median normalised performance:\n\n| local mem |");
+		for (int k = 0; k < p->n_prefetch; k++)
+			fprintf(f, " %s |", p->prefetch[k]);
+		fprintf(f, "\n|---|");
+		for (int k = 0; k < p->n_prefetch; k++)
+			fprintf(f, "---|");
+		fprintf(f, "\n");
+		for (int r = 0; r < p->n_ratios; r++) {
+			fprintf(f, "| %d%% |", p->ratios[r]);
+			for (int k = 0; k < p->n_prefetch; k++) {
+				double s = med(p, w, RUN_FAR, p->ratios[r], p->prefetch[k], V_SECONDS, NULL, NULL, NULL);
+				fmt_num(a, sizeof a, plain / s, "%.3f");
+				fprintf(f, " %s |", a);
+			}
+			fprintf(f, "\n");
+		}
+		fprintf(f, "\n| local mem | prefetcher | norm. perf | median time | prefetch hits | accuracy | "
+			   "coverage | demand fetches | runs ok | failed |\n"
+			   "|---|---|---|---|---|---|---|---|---|---|\n");
+		for (int r = 0; r < p->n_ratios; r++)
+			for (int k = 0; k < p->n_prefetch; k++) {
+				const char *pf = p->prefetch[k];
+				int ok, bad;
+				double s = med(p, w, RUN_FAR, p->ratios[r], pf, V_SECONDS, NULL, &ok, &bad);
+				double hits = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "prefetch_hits", NULL, NULL);
+				double acc = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "accuracy", NULL, NULL);
+				double cov = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "coverage", NULL, NULL);
+				double dem = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "demand_fetches", NULL, NULL);
+				char e[32], g[32], h[32];
+				fmt_num(a, sizeof a, plain / s, "%.3f");
+				fmt_num(b, sizeof b, s, "%.2f s");
+				fmt_num(c, sizeof c, hits, "%.0f");
+				fmt_num(d, sizeof d, acc, "%.3f");
+				fmt_num(e, sizeof e, cov, "%.3f");
+				fmt_num(g, sizeof g, dem, "%.0f");
+				snprintf(h, sizeof h, "%d", bad);
+				fprintf(f, "| %d%% | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", p->ratios[r], pf, a,
+					b, c, d, e, g, ok, bad ? h : "");
+			}
+		plot(p, w);
+		fprintf(f, "\n![%s: normalised performance vs local memory](%s.png)\n\n", w, w);
+	}
+	if (failed) {
+		fprintf(f, "## Failed runs\n\n| workload | kind | ratio | prefetcher | rep | status | checksum |\n"
+			   "|---|---|---|---|---|---|---|\n");
+		for (int i = 0; i < p->n_runs; i++) {
+			const bench_run *r = &p->runs[i];
+			if (!r->done || r->checksum_ok)
+				continue;
+			fprintf(f, "| %s | %s | %d%% | %s | %d | %s | `%s` |\n", r->workload, kind_name(r->kind),
+				r->ratio, *r->prefetch ? r->prefetch : "-", r->rep,
+				r->status == -1 ? "timeout" : r->status ? "exit status" : "checksum mismatch",
+				r->checksum);
+		}
+		fprintf(f, "\nLogs of every run are in logs/ (stdout, stderr, stats JSON).\n");
+	} else {
+		fprintf(f, "Every run's checksum matched its workload's all-local checksum.\n");
+	}
+	fclose(f);
+	return failed;
+}
