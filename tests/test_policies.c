@@ -617,11 +617,28 @@ TEST(oracle_refuses_a_missing_or_damaged_trace)
 	CHECK_STR_CONTAINS(msg(err), "checksum");
 	CHECK_STR_CONTAINS(msg(err), "oracle");
 
-	/* An empty recording has nothing to replay. */
+}
+
+TEST(oracle_accepts_an_empty_trace_but_not_a_run_that_has_events)
+{
+	/* A recording of a run that never reached far memory is valid... */
 	CHECK_EQ_U64(write_trace(trace_path, rec, 0, 0), FS_OK);
-	p = make_oracle(trace_path, 4, &rc, err, sizeof(err));
-	CHECK(p == NULL);
-	CHECK_STR_CONTAINS(msg(err), "no events");
+	int rc;
+	char err[1024];
+	uint64_t out[FS_POLICY_MAX_CANDIDATES];
+	fs_policy *p = make_oracle(trace_path, 4, &rc, err, sizeof(err));
+	CHECK_EQ_U64(rc, FS_OK);
+	if (!p)
+		return;
+	CHECK_EQ_U64(p->ops->status(p, err, sizeof(err)), FS_OK);
+	/* ...but a live run that does reach it is not the recorded one. */
+	int total = 0;
+	for (int i = 0; i < 100; i++)
+		total += feed(p, (uint64_t)i, 0, FS_EV_MISS, out);
+	CHECK_EQ_U64(total, 0);
+	CHECK_EQ_U64(p->ops->status(p, err, sizeof(err)), (uint64_t)FS_EINVAL);
+	CHECK_STR_CONTAINS(msg(err), "does not follow");
+	p->ops->destroy(p);
 }
 
 int main(void)
@@ -645,6 +662,7 @@ int main(void)
 	RUN(oracle_reports_a_mismatched_trace);
 	RUN(oracle_refuses_a_trace_of_another_program);
 	RUN(oracle_refuses_a_missing_or_damaged_trace);
+	RUN(oracle_accepts_an_empty_trace_but_not_a_run_that_has_events);
 	unlink(trace_path);
 	return TEST_EXIT();
 }
