@@ -1,0 +1,225 @@
+/*
+ * test_model_file.c - model files round-trip bit for bit, and a damaged, truncated,
+ * wrong-version, foreign or inconsistent file is refused with a message that says
+ * what is wrong.  Also: the farsight policy loads a model and predicts a learned
+ * pointer chase through the replay, and refuses a missing model clearly.
+ */
+#include "testlib.h"
+#include "farsight.h"
+#include "modelfile.h"
+#include "replay.h"
+#include "synth.h"
+#include "train.h"
+
+#include <unistd.h>
+
+static char path[256];
+static unsigned char *img;
+static long img_len;
+
+static void write_model(void)
+{
+	fs_tok_config tc = { .k = 4, .vocab = FS_VOCAB_HYBRID, .replace = FS_FM_LRU };
+	fs_retnet_config c;
+	fs_rn_default_config(&c, fs_tok_vocab_size(&tc));
+	fs_retnet *m = NULL;
+	fs_rn_create(&c, &m);
+	fs_rn_init_weights(m, 5);
+	char err[256];
+	CHECK(fs_model_save(path, m, &tc, "test model", err, sizeof(err)) == 0);
+	fs_rn_destroy(m);
+	FILE *f = fopen(path, "rb");
+	fseek(f, 0, SEEK_END);
+	img_len = ftell(f);
+	rewind(f);
+	img = malloc((size_t)img_len);
+	CHECK(fread(img, 1, (size_t)img_len, f) == (size_t)img_len);
+	fclose(f);
+}
+
+static void put(const unsigned char *b, long n)
+{
+	FILE *f = fopen(path, "wb");
+	fwrite(b, 1, (size_t)n, f);
+	fclose(f);
+}
+
+/* Rewrite the checksum after a deliberate header edit, so the check that must fire
+ * is the consistency check, not the checksum. */
+static void reseal(unsigned char *b, long n)
+{
+	uint64_t h = fs_fnv1a(b, (size_t)n - 8, FS_FNV_SEED);
+	for (int i = 0; i < 8; i++)
+		b[n - 8 + i] = (unsigned char)(h >> (8 * i));
+}
+
+static void expect_refused(const char *what)
+{
+	fs_model m;
+	char buf[512] = "", *err = buf;
+	int rc = fs_model_load(path, &m, buf, sizeof(buf));
+	CHECK(rc == FS_EFORMAT);
+	CHECK_STR_CONTAINS(err, what);
+	CHECK_STR_CONTAINS(err, path);
+}
+
+TEST(round_trip_is_exact)
+{
+	write_model();
+	fs_model m;
+	char err[256];
+	CHECK(fs_model_load(path, &m, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(m.tok.k, 4);
+	CHECK_EQ_U64(m.tok.vocab, FS_VOCAB_HYBRID);
+	CHECK(!strcmp(m.note, "test model"));
+	fs_retnet *ref = NULL;
+	fs_rn_create(&m.net->cfg, &ref);
+	fs_rn_init_weights(ref, 5);
+	CHECK(!memcmp(ref->params, m.net->params, ref->n_params * sizeof(float)));
+	fs_rn_destroy(ref);
+	fs_model_free(&m);
+}
+
+TEST(damaged_files_are_refused_with_reason)
+{
+	unsigned char *b = malloc((size_t)img_len);
+	memcpy(b, img, (size_t)img_len);
+	b[img_len / 2] ^= 0x40; /* a weight bit flips */
+	put(b, img_len);
+	expect_refused("checksum mismatch");
+
+	put(img, img_len - 100);
+	expect_refused("truncated");
+
+	memcpy(b, img, (size_t)img_len);
+	b[8] = 7; /* version */
+	put(b, img_len);
+	expect_refused("version 7");
+
+	put((const unsigned char *)"FSTRACE\0not a model at all.....", 32);
+	expect_refused("not a farsight model file");
+
+	memcpy(b, img, (size_t)img_len);
+	b[80] = 9; /* tokenizer K=9 but the model's vocabulary was made for K=4 */
+	reseal(b, img_len);
+	put(b, img_len);
+	expect_refused("inconsistent");
+
+	memcpy(b, img, (size_t)img_len);
+	b[20] = 17; /* d_model 17: not divisible into even heads */
+	reseal(b, img_len);
+	put(b, img_len);
+	expect_refused("invalid model configuration");
+	free(b);
+	fs_model m;
+	char err[256];
+	CHECK(fs_model_load("/nonexistent/x.fsm", &m, err, sizeof(err)) == FS_EIO);
+}
+
+TEST(farsight_policy_predicts_a_learned_chase)
+{
+	/* Train briefly on one chase input, replay an unseen input through the policy and
+	 * through `none`: the policy must turn misses into prefetch hits. */
+	fs_trace_info info;
+	fs_event *ev = NULL;
+	size_t n = 0;
+	char err[256];
+	CHECK(fs_trace_load("synth:chase:1:20000", &info, &ev, &n, err, sizeof(err)) == 0);
+	fs_tok_config tc = { .k = 4, .vocab = FS_VOCAB_HYBRID, .replace = FS_FM_LRU };
+	fs_token_set ts = { 0 };
+	CHECK(fs_token_set_add(&ts, &tc, 0, ev, n) == 0);
+	free(ev);
+	fs_retnet_config c;
+	fs_rn_default_config(&c, fs_tok_vocab_size(&tc));
+	fs_retnet *net = NULL;
+	fs_rn_create(&c, &net);
+	fs_rn_init_weights(net, 1);
+	fs_train_opts o;
+	fs_train_default_opts(&o);
+	o.epochs = 1;
+	fs_train_result res;
+	CHECK(fs_train(net, &ts, &o, &res, err, sizeof(err)) == 0);
+	CHECK(res.held_acc > 0.3f);
+	fs_token_set_free(&ts);
+	CHECK(fs_model_save(path, net, &tc, "", err, sizeof(err)) == 0);
+	fs_rn_destroy(net);
+
+	CHECK(fs_trace_load("synth:chase:2:10000", &info, &ev, &n, err, sizeof(err)) == 0);
+	fs_config cfg;
+	fs_config_from_env(&cfg, err, sizeof(err));
+	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	snprintf(cfg.model, sizeof(cfg.model), "%s", path);
+	cfg.lookahead = 4;
+	fs_policy *p = NULL;
+	CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) == 0);
+	fs_replay_opts ro = { .cache_pages = 1000, .delay_events = 1 };
+	fs_replay_result r;
+	if (p) {
+		CHECK(fs_replay(p, ev, n, &ro, &r) == 0);
+		CHECK(r.hits > 500);
+		CHECK(r.hits + r.misses + r.resident == n);
+		CHECK(p->ops->mem_bytes(p) > 0);
+		p->ops->destroy(p);
+	}
+	/* the replay is deterministic */
+	fs_replay_result r2;
+	CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) == 0);
+	if (p) {
+		fs_replay(p, ev, n, &ro, &r2);
+		CHECK(r2.hits == r.hits && r2.prefetches == r.prefetches && r2.wasted == r.wasted);
+		p->ops->destroy(p);
+	}
+	snprintf(cfg.model, sizeof(cfg.model), "/nonexistent/m.fsm");
+	char *e = err;
+	CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) != 0);
+	CHECK_STR_CONTAINS(e, "/nonexistent/m.fsm");
+	free(ev);
+}
+
+static fs_retnet *train_once(uint64_t seed)
+{
+	fs_trace_info info;
+	fs_event *ev = NULL;
+	size_t n = 0;
+	char err[256];
+	fs_trace_load("synth:mix:3:4000", &info, &ev, &n, err, sizeof(err));
+	fs_tok_config tc = { .k = 8, .vocab = FS_VOCAB_HYBRID, .replace = FS_FM_LRU };
+	fs_token_set ts = { 0 };
+	fs_token_set_add(&ts, &tc, 0, ev, n);
+	free(ev);
+	fs_retnet_config c;
+	fs_rn_default_config(&c, fs_tok_vocab_size(&tc));
+	fs_retnet *net = NULL;
+	fs_rn_create(&c, &net);
+	fs_rn_init_weights(net, seed);
+	fs_train_opts o;
+	fs_train_default_opts(&o);
+	o.epochs = 2;
+	o.seed = seed;
+	fs_train_result res;
+	fs_train(net, &ts, &o, &res, err, sizeof(err));
+	fs_token_set_free(&ts);
+	return net;
+}
+
+TEST(same_seed_gives_bitwise_same_model)
+{
+	fs_retnet *a = train_once(3), *b = train_once(3), *c = train_once(4);
+	CHECK(!memcmp(a->params, b->params, a->n_params * sizeof(float)));
+	CHECK(memcmp(a->params, c->params, a->n_params * sizeof(float)) != 0);
+	fs_rn_destroy(a);
+	fs_rn_destroy(b);
+	fs_rn_destroy(c);
+}
+
+int main(void)
+{
+	snprintf(path, sizeof(path), "/tmp/fs_test_model_%d.fsm", (int)getpid());
+	RUN(round_trip_is_exact);
+	RUN(damaged_files_are_refused_with_reason);
+	RUN(farsight_policy_predicts_a_learned_chase);
+	RUN(same_seed_gives_bitwise_same_model);
+	unlink(path);
+	free(img);
+	return TEST_EXIT();
+}
