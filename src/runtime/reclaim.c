@@ -39,8 +39,10 @@
 int fs_cache_init(fs_runtime *rt)
 {
 	rt->budget = rt->cfg.local_mem / FS_PAGE_SIZE;
-	rt->free_low = FS_MIN((uint64_t)rt->cfg.free_low_pages, rt->budget / 4);
-	rt->free_high = FS_MIN((uint64_t)rt->cfg.free_high_pages, rt->budget / 2);
+	/* The watermarks are settings, but never more than 1/32 and 1/16 of a small
+	 * budget: free pages are local memory the program cannot use. */
+	rt->free_low = FS_MIN((uint64_t)rt->cfg.free_low_pages, FS_MAX(rt->budget / 32, 2));
+	rt->free_high = FS_MIN((uint64_t)rt->cfg.free_high_pages, FS_MAX(rt->budget / 16, 4));
 	if (rt->free_high <= rt->free_low)
 		rt->free_high = rt->free_low + 1;
 	rt->fifo_cap = rt->budget * 2 + 4096;
