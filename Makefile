@@ -48,7 +48,7 @@ LIB := $(BUILD)/libfarsight.a
 PRELOAD := $(BUILD)/libfarsight-preload.so
 CLI := $(BUILD)/farsight
 
-.PHONY: all test check bench clean workloads install-deps
+.PHONY: all test check demo bench clean workloads install-deps
 all: $(LIB) $(PRELOAD) $(CLI) workloads $(TEST_BIN) $(TEST_HELPER_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,7 +85,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 test: all
 	BUILD=$(BUILD) tests/run.sh
 
-check: test
+# The README's two commands: each installs what a fresh machine lacks, then builds.
+check: install-deps
+	$(MAKE) all
+	$(MAKE) test
+
+demo: install-deps
+	$(MAKE) all
+	BUILD=$(BUILD) tools/demo.sh
 
 bench: all
 	BUILD=$(BUILD) bench/run-micro.sh
