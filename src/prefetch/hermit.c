@@ -11,10 +11,11 @@
  * prefetching is exactly `readahead`: it creates a readahead instance and only gives
  * it its own name, so that `--prefetch hermit` is one switch for the whole Hermit setup.
  *
- * What the runtime adds when the policy is "hermit" (the pager's part, not here):
- * reclaim and dirty write-back entirely asynchronous (the fault path does not reclaim or
- * write back itself, it only waits for a free page as a last resort), with the number of
- * reclaim workers, their batch and the watermarks sized by feedback from the fault rate.  See docs/BASELINES.md.
+ * What the runtime adds when the policy asks for FS_POLICY_RT_ADAPTIVE_RECLAIM (the
+ * pager's part, src/runtime/reclaim.c): the free-page reserve that background reclaim
+ * keeps ahead of the faults is sized by feedback from the fault rate, so that bursts
+ * of faults find free pages and the fault path (almost) never reclaims itself.  Which
+ * of Hermit's mechanisms are reproduced and which are not: docs/BASELINES.md.
  */
 #include "policy.h"
 
@@ -43,4 +44,5 @@ const fs_policy_ops fs_policy_hermit = {
 	.create = hermit_create,
 	.on_event = hermit_on_event,
 	.destroy = hermit_destroy,
+	.runtime_flags = FS_POLICY_RT_ADAPTIVE_RECLAIM,
 };

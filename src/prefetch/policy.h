@@ -32,7 +32,13 @@ typedef struct fs_policy_ops {
 	 * wrong (e.g. the oracle's trace does not match the live event stream).  The
 	 * runtime calls it at exit and prints the sentence. */
 	int (*status)(fs_policy *p, char *err, size_t errlen);
+	/* What the policy asks of the runtime around it (FS_POLICY_RT_*). */
+	uint32_t runtime_flags;
 } fs_policy_ops;
+
+/* Size the free-page reserve (reclaim watermarks) by feedback from the fault rate, as
+ * Hermit sizes its reclaim work; see reclaim.c. */
+#define FS_POLICY_RT_ADAPTIVE_RECLAIM 1u
 
 struct fs_policy {
 	const fs_policy_ops *ops;

@@ -45,6 +45,8 @@ int fs_cache_init(fs_runtime *rt)
 	rt->free_high = FS_MIN((uint64_t)rt->cfg.free_high_pages, FS_MAX(rt->budget / 16, 4));
 	if (rt->free_high <= rt->free_low)
 		rt->free_high = rt->free_low + 1;
+	rt->base_free_low = rt->free_low;
+	rt->base_free_high = rt->free_high;
 	rt->fifo_cap = rt->budget * 2 + 4096;
 	rt->fifo = fs_sys_mmap(NULL, rt->fifo_cap * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -233,4 +235,36 @@ int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 		i = j;
 	}
 	return (int)nv;
+}
+
+/*
+ * Feedback-sized reserve (the `hermit` policy asks for it).  Hermit moves reclaim off
+ * the fault path and sizes the reclaim work by the fault rate, so that a burst of
+ * faults finds free pages instead of reclaiming itself.  Here: every millisecond the
+ * pager measures the fault rate (an EWMA over 1 ms windows) and sets the reserve to
+ * the faults expected in the next RESERVE_MS milliseconds, never below the configured
+ * watermarks and never above 1/8 of the budget.
+ */
+#define RESERVE_MS 2.0
+void fs_reclaim_feedback(fs_runtime *rt, uint64_t now)
+{
+	if (!rt->adaptive)
+		return;
+	if (!rt->rate_window_start) {
+		rt->rate_window_start = now;
+		rt->rate_window_faults = atomic_load_explicit(&rt->c.faults, memory_order_relaxed);
+		return;
+	}
+	uint64_t dt = now - rt->rate_window_start;
+	if (dt < 1000000)
+		return;
+	uint64_t f = atomic_load_explicit(&rt->c.faults, memory_order_relaxed);
+	double rate = (double)(f - rt->rate_window_faults) * 1e6 / (double)dt;
+	rt->fault_rate_ewma = 0.7 * rt->fault_rate_ewma + 0.3 * rate;
+	rt->rate_window_start = now;
+	rt->rate_window_faults = f;
+	uint64_t want = (uint64_t)(rt->fault_rate_ewma * RESERVE_MS);
+	uint64_t cap = FS_MAX(rt->budget / 8, rt->base_free_high);
+	rt->free_high = FS_MIN(FS_MAX(want, rt->base_free_high), cap);
+	rt->free_low = FS_MAX(rt->free_high / 2, rt->base_free_low);
 }

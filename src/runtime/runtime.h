@@ -118,6 +118,10 @@ struct fs_runtime {
 	uint64_t budget;  /* pages */
 	uint64_t local;   /* pages in FETCH, CACHED, MAPPED or DIRTY */
 	uint64_t free_low, free_high;
+	uint64_t base_free_low, base_free_high; /* the configured reserve */
+	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
+	uint64_t rate_window_start, rate_window_faults;
+	double fault_rate_ewma;        /* faults per ms */
 	uint64_t *fifo;   /* ring of (page | gen << 56), in the order pages became local */
 	uint64_t fifo_cap, fifo_head, fifo_tail;
 
@@ -145,6 +149,7 @@ int fs_cache_init(fs_runtime *rt);
 void fs_cache_fini(fs_runtime *rt);
 void fs_cache_push(fs_runtime *rt, uint64_t page);   /* page became local */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);  /* evict until want_free pages free */
+void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit) */
 static inline uint64_t fs_cache_free(const fs_runtime *rt)
 {
 	return rt->local >= rt->budget ? 0 : rt->budget - rt->local;
