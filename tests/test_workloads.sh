@@ -16,6 +16,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
+WL_BIN=$(dirname "$FARSIGHT_BIN")/farsight-workloads
 WORKLOADS="mcf xgboost pagerank sssp"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -82,20 +83,23 @@ for w in $WORKLOADS; do
 	[ -n "$foot" ] && [ "${foot%.*}" -gt 0 ] || { fail "$w: no local_mem_peak_bytes in the stats JSON"; continue; }
 	budget=$(( ${foot%.*} / 10 )); [ $budget -lt 262144 ] && budget=262144
 	for p in $policies; do
-		extra=()
+		extra=(); cmd=("$FARSIGHT_BIN" workload)
 		case $p in
 		oracle)
+			# The oracle replays a trace only into the command line it was recorded
+			# from; `farsight workload` execs farsight-workloads, so the runtime of the
+			# first image would see another command: record and replay the program itself.
 			"$FARSIGHT_BIN" run --quiet --local-mem $budget --prefetch none --record "$tmp/$w.trace" \
-				-- "$FARSIGHT_BIN" workload "${args[@]}" >/dev/null 2>"$tmp/r.err" ||
+				-- "$WL_BIN" "${args[@]}" >/dev/null 2>"$tmp/r.err" ||
 				{ fail "$w: recording a trace for oracle failed: $(tail -n3 "$tmp/r.err")"; continue; }
-			extra=(--trace "$tmp/$w.trace");;
+			extra=(--trace "$tmp/$w.trace"); cmd=("$WL_BIN");;
 		farsight)
 			model=$(ls models/"$w"*.fsm 2>/dev/null | head -n1)
 			[ -n "$model" ] || { echo "SKIP $w with farsight: no model models/$w*.fsm"; continue; }
 			extra=(--model "$model");;
 		esac
 		"$FARSIGHT_BIN" run --quiet --local-mem $budget --prefetch "$p" "${extra[@]}" \
-			-- "$FARSIGHT_BIN" workload "${args[@]}" >"$tmp/f" 2>"$tmp/f.err" ||
+			-- "${cmd[@]}" "${args[@]}" >"$tmp/f" 2>"$tmp/f.err" ||
 			{ fail "$w with --prefetch $p at $budget bytes exited $?: $(tail -n3 "$tmp/f.err")"; continue; }
 		got=$(checksum_of "$tmp/f")
 		if [ "$got" = "${base[$w]}" ]; then echo "ok   $w --prefetch $p --local-mem $budget (footprint $foot)"

@@ -77,8 +77,16 @@ int bench_write_csv(const bench_plan *p)
 		return -1;
 	}
 	fprintf(f, "workload,size,kind,ratio,prefetch,rep,budget_bytes,seconds,normalised,status,checksum,checksum_ok");
+	/* stats keys that repeat one of our columns (prefetch) get a stats_ prefix */
+	static const char *ours[] = { "workload", "size", "kind", "ratio", "prefetch", "rep", "budget_bytes",
+				      "seconds", "normalised", "status", "checksum", "checksum_ok" };
 	for (int j = 0; j < nk; j++) {
+		int clash = 0;
+		for (size_t o = 0; o < sizeof ours / sizeof ours[0]; o++)
+			clash |= !strcmp(keys[j], ours[o]);
 		fputc(',', f);
+		if (clash)
+			fputs("stats_", f);
 		csv_field(f, keys[j]);
 	}
 	fputc('\n', f);

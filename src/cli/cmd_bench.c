@@ -3,14 +3,14 @@
  * ratios x prefetchers, each configuration repeated, with all-local baselines.
  *
  * For each workload, in this order:
- *   1. plain runs: `farsight workload W ...` without farsight: the all-local time (the
+ *   1. plain runs: `farsight-workloads W ...` without farsight: the all-local time (the
  *      1.0 of normalised performance) and the reference checksum;
  *   2. huge-budget runs under `farsight run --local-mem 16G --prefetch none`: the
  *      runtime's own overhead, and the footprint = local_mem_peak_bytes of its stats
  *      JSON (the bytes of far-memory pages the workload touched);
  *   3. for each ratio: budget = ratio x footprint (whole pages); for each prefetcher,
  *      --reps runs of `farsight run --local-mem BUDGET --prefetch P --stats-json F --
- *      farsight workload W ...`.  The oracle first gets a trace recorded at the same
+ *      farsight-workloads W ...` (the program `farsight workload` execs; see below).  The oracle first gets a trace recorded at the same
  *      budget with --prefetch none (the run it replays).
  * Every run's checksum is compared with the plain one; a mismatch, a crash or a timeout
  * is a failure in the report and makes the exit status 1.  Runs are sequential (the
@@ -304,8 +304,16 @@ int fs_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "farsight bench: cannot create %s: %s\n", logs, strerror(errno));
 		return 1;
 	}
-	char bin[1024];
+	/* Runs call farsight-workloads directly rather than `farsight workload` (which
+	 * execs it): under `farsight run` each exec'd image starts its own runtime, and the
+	 * oracle checks that the trace it replays was recorded from the same command line,
+	 * which the intermediate `farsight workload` process is not. */
+	char bin[1024], wl_bin[1024];
 	snprintf(bin, sizeof bin, "%s/farsight", fs_cli_bindir());
+	snprintf(wl_bin, sizeof wl_bin, "%s/farsight-workloads", fs_cli_bindir());
+	if (access(wl_bin, X_OK) != 0)
+		return fs_cli_usage_error("bench: cannot run %s (%s); build it with `make workloads`", wl_bin,
+					  strerror(errno));
 
 	fprintf(stderr, "bench: %d runs (%d workloads x %d ratios x %d prefetchers x %d reps, plus baselines), "
 			"size %s, %s, results in %s\n",
@@ -314,7 +322,7 @@ int fs_cmd_bench(int argc, char **argv)
 	p.started = now();
 
 	/* per-workload state as the loop goes */
-	double plain_median = NAN, huge_footprint = 0, run_timeout = timeout;
+	double plain_median = NAN, huge_footprint = 0, run_timeout = timeout ? timeout : 600;
 	char ref[24] = "";
 	const char *cur = NULL;
 	int failures = 0;
@@ -375,7 +383,8 @@ int fs_cmd_bench(int argc, char **argv)
 
 		char *av[48];
 		int ac = 0;
-		av[ac++] = bin;
+		if (r->kind != RUN_PLAIN)
+			av[ac++] = bin;
 		if (r->kind != RUN_PLAIN) {
 			av[ac++] = "run";
 			av[ac++] = "--local-mem";
@@ -405,9 +414,8 @@ int fs_cmd_bench(int argc, char **argv)
 				av[ac++] = model;
 			}
 			av[ac++] = "--";
-			av[ac++] = bin;
 		}
-		av[ac++] = "workload";
+		av[ac++] = wl_bin;
 		av[ac++] = (char *)r->workload;
 		av[ac++] = "--size";
 		av[ac++] = (char *)p.size;
