@@ -29,6 +29,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,9 @@
 struct fs_shim fs_shim;
 
 static struct sigaction saved_segv, saved_bus;
+/* A copy of stderr taken at start: many programs (every coreutils tool) close stderr
+ * in their own atexit handler, which runs before ours. */
+static int report_fd = -1;
 
 void shim_say(const char *a, const char *b, const char *c)
 {
@@ -165,7 +169,17 @@ static void shim_exit(void)
 	if (!fs_shim.rt || fs_shim.forked_child)
 		return;
 	fs_shim_busy++; /* the report's own allocations stay local */
-	fs_runtime_report(fs_shim.rt, 1);
+	/* Close the trace and write the JSON; the summary goes to our copy of stderr. */
+	fs_runtime_report(fs_shim.rt, 0);
+	const fs_config *cfg = fs_runtime_config(fs_shim.rt);
+	FILE *f = report_fd >= 0 ? fdopen(report_fd, "w") : NULL;
+	if (f && !cfg->quiet) {
+		fs_stats s;
+		fs_stats_get(fs_shim.rt, &s);
+		fs_stats_print(&s, cfg, f);
+	}
+	if (f)
+		fclose(f);
 	fs_shim_busy--;
 }
 
@@ -210,6 +224,8 @@ __attribute__((constructor)) static void shim_start(void)
 		shim_say("cannot register the fork and exit handlers", NULL, NULL);
 		_exit(1);
 	}
+	if (!cfg.quiet)
+		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
 	atomic_store_explicit(&fs_shim.far_ready, 1, memory_order_release);
 	fs_shim_busy--;
 }
