@@ -7,7 +7,7 @@
 #  - a program with its own mmap heap (partial munmap, DONTNEED zeros, mremap);
 #  - fork+exec, system, popen, posix_spawn work; fork-then-touch gets the message;
 #  - a bad setting stops the program with exit status 2 and names the variable.
-source "$(dirname "$0")/test_preload_lib.sh"
+source "$(dirname "$0")/helpers/preload_lib.sh"
 
 # 4 threads x 4 MiB live = 16 MiB of data; 800 KiB local is 5%.
 STRESS=("$H/preload_stress" 4 4 1)

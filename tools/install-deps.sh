@@ -15,6 +15,8 @@ PKGS=(
 	gnuplot-nox          # bench plots
 	clang                # libFuzzer fuzz target of the memory server
 	libclang-rt-14-dev   # libFuzzer runtime
+	sqlite3              # preload test: an unmodified program under far memory
+	python3              # preload test: an unmodified program under far memory
 	procps util-linux iproute2 # ps, taskset, ip netns for tests
 )
 DEV_PKGS=(python3-torch python3-numpy libopenblas-dev)

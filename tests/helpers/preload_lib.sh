@@ -1,10 +1,10 @@
-# test_preload_lib.sh - shared helpers of the preload shell tests (sourced, not run).
+# preload_lib.sh - shared helpers of the preload shell tests (sourced, not run).
 #
 # run_far VAR=VALUE... -- PROGRAM ARGS: runs PROGRAM with its heap in far memory,
 # through `farsight run` when that command exists, else with LD_PRELOAD directly (what
 # `farsight run` sets up).  check NAME CONDITION-STATUS prints ok/FAIL and counts.
 set -u
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 BUILD=${BUILD:-build}
 case "$BUILD" in
 *asan* | *tsan*)
