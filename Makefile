@@ -81,6 +81,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(CC) $(CFLAGS) -O3 -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 -include workloads/workloads.mk
+-include fuzz/fuzz.mk
 
 test: all
 	BUILD=$(BUILD) tests/run.sh
