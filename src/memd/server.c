@@ -346,6 +346,8 @@ static void conn_readable(struct server *s, struct conn *c)
 		budget -= (size_t)n;
 		if (conn_process(s, c) < 0)
 			return;
+		if ((size_t)n < room)
+			break; /* drained; level-triggered epoll reports anything newer */
 	}
 	if (conn_flush(s, c) == 0)
 		conn_resume(s, c);
