@@ -42,7 +42,7 @@ mcf_size size_of(wl_size s)
 {
 	switch (s) {
 	case WL_TINY:
-		return { 4000, 40000 };
+		return { 1500, 12000 };
 	case WL_SMALL:
 		return { 40000, 3500000 };
 	default:

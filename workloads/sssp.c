@@ -92,7 +92,7 @@ uint32_t wl_sssp_pick_source(const wl_graph *g, uint64_t seed, int k)
 int wl_sssp(const wl_args *a)
 {
 	int scale = wl_graph_scale(a, 20, 22);
-	int sources = a->size == WL_TINY ? 2 : 3;
+	int sources = a->size == WL_TINY ? 1 : 3;
 	wl_graph g;
 	double t0 = wl_now();
 	wl_graph_generate(&g, a->graph, scale, SSSP_DEGREE, a->seed, 1);
