@@ -56,6 +56,10 @@ typedef struct fs_config {
 	char record[512];          /* record the event trace here ("" = no) */
 	char trace[512];           /* trace to replay (oracle policy) */
 	char model[512];           /* model file (farsight policy) */
+	uint64_t farsight_map_bytes;  /* farsight: future-map memory budget, bytes */
+	double farsight_min_prob;     /* farsight: confidence threshold of a prefetched token */
+	uint32_t farsight_candidates; /* farsight: pages from the first prediction step */
+	char farsight_fallback[32];   /* farsight: policy used when the model is unsure */
 	char secret_file[512];     /* shared secret for the tcp backend */
 	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */
 	uint64_t arena_size;       /* virtual size of the far-memory arena */
@@ -63,6 +67,7 @@ typedef struct fs_config {
 	uint32_t free_low_pages;   /* reclaim starts when free pages < this */
 	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
 	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
+	char reclaim[16];          /* victim choice: clock or fifo */
 	uint32_t readahead_max;    /* readahead window cap, pages */
 	uint32_t lookahead;        /* predictor lookahead (oracle, farsight) */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */
@@ -135,6 +140,7 @@ typedef struct fs_stats {
 	uint64_t late_hits;          /* ... of which touched while still in flight */
 	uint64_t wasted_prefetches;  /* prefetched pages evicted or dropped untouched */
 	uint64_t evictions;          /* pages released by reclaim */
+	uint64_t reactivations;      /* pages touched again after the clock unmapped them */
 	uint64_t writebacks;         /* dirty pages written to the backend */
 	uint64_t local_mem_budget_bytes;
 	uint64_t local_mem_peak_bytes;   /* peak bytes of far-memory pages held locally */

@@ -135,6 +135,7 @@ static void record(fs_runtime *rt, const fs_event *ev)
 static void reserve_pages(fs_runtime *rt, uint64_t n)
 {
 	while (fs_cache_free(rt) < n) {
+		/* -1: the clock only deactivated pages this pass; the next pass evicts. */
 		if (fs_reclaim(rt, n) == 0) {
 			/* Nothing evictable: every local page is in flight.  Land completions
 			 * (they become evictable) and try again. */
@@ -299,11 +300,16 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		return;
 	case PS_CACHED: {
 		uint64_t t0 = fs_now_ns();
-		if (s & PF_PREFETCHED) {
-			atomic_fetch_add_explicit(&rt->c.prefetch_hits, 1, memory_order_relaxed);
-			ev.kind = FS_EV_HIT;
-			evs[(*nev)++] = ev;
+		if (!(s & PF_PREFETCHED)) {
+			/* Touched again after the clock unmapped it: the page is in use, give
+			 * it its second chance.  Not far-memory traffic, so not an event. */
+			atomic_fetch_add_explicit(&rt->c.reactivations, 1, memory_order_relaxed);
+			install(rt, page, write || (s & PF_DIRTYDATA));
+			return;
 		}
+		atomic_fetch_add_explicit(&rt->c.prefetch_hits, 1, memory_order_relaxed);
+		ev.kind = FS_EV_HIT;
+		evs[(*nev)++] = ev;
 		install(rt, page, write);
 		fs_latency_add(&rt->lat_hit, fs_now_ns() - t0);
 		return;

@@ -7,15 +7,21 @@
  * The pager keeps between free_low and free_high pages free, evicting in batches
  * between fault batches; a fault that finds no free page evicts one batch directly.
  *
- * Victims are chosen FIFO, in the order pages became local.  User space gets no
- * accessed bits from the kernel, so LRU is not available without extra faults; FIFO
- * is what UMap uses and what FastSwap's offloaded reclaim approximates.  Entries of
- * pages that left the cache by another way (discard) are recognised as stale by a
- * per-page generation byte and skipped.
+ * Victims are chosen by a clock over the pages in the order they became local (the
+ * `reclaim` setting; `fifo` is plain FIFO).  User space gets no accessed bits, so the
+ * clock makes its own: when the hand reaches a mapped page, the page is unmapped from
+ * the program's view but kept in the page cache (CACHED, "inactive") and goes to the
+ * back of the queue.  If the program touches it again, the minor fault maps it back
+ * at once (a reactivation: ~6 us, versus a refetch); if the hand reaches it again
+ * untouched, it is evicted.  This is the kernel's active/inactive scheme with minor
+ * faults as the reference bit.  Entries of pages that left the cache by another way
+ * (discard) are recognised as stale by a per-page generation byte and skipped.
  *
  * Evicting a page:
- *   CACHED (prefetched, never touched): counted as a wasted prefetch; the far copy is
- *     still valid, so it is just dropped.
+ *   CACHED, prefetched and never touched: counted as a wasted prefetch; the far copy
+ *     is still valid, so it is just dropped.
+ *   CACHED after deactivation: written back if it was dirty (it is unmapped, so no
+ *     write can race), then dropped.
  *   MAPPED (clean, write-protected): dropped; never-written zero pages become ZERO.
  *   DIRTY: write-protected first (so a racing write faults and waits instead of being
  *     lost), written back through the alias, then dropped.
@@ -45,6 +51,7 @@ int fs_cache_init(fs_runtime *rt)
 	rt->free_high = FS_MIN((uint64_t)rt->cfg.free_high_pages, FS_MAX(rt->budget / 16, 4));
 	if (rt->free_high <= rt->free_low)
 		rt->free_high = rt->free_low + 1;
+	rt->clock = strcmp(rt->cfg.reclaim, "clock") == 0;
 	rt->base_free_low = rt->free_low;
 	rt->base_free_high = rt->free_high;
 	rt->fifo_cap = rt->budget * 2 + 4096;
@@ -169,19 +176,34 @@ static void write_back(fs_runtime *rt, uint64_t page, uint64_t n)
 	}
 }
 
+static int needs_writeback(uint8_t s)
+{
+	return (s & PS_MASK) == PS_DIRTY || ((s & PS_MASK) == PS_CACHED && (s & PF_DIRTYDATA));
+}
+
 /* Evict one run of contiguous victims. */
 static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
 {
-	/* Dirty sub-runs: freeze, then write back. */
+	/* Dirty sub-runs: freeze the mapped ones, then write back. */
 	for (uint64_t i = 0; i < n;) {
-		if ((rt->state[page + i] & PS_MASK) != PS_DIRTY) {
+		if (!needs_writeback(rt->state[page + i])) {
 			i++;
 			continue;
 		}
 		uint64_t j = i;
-		while (j < n && (rt->state[page + j] & PS_MASK) == PS_DIRTY)
+		while (j < n && needs_writeback(rt->state[page + j]))
 			j++;
-		freeze_run(rt, page + i, j - i);
+		for (uint64_t a = i; a < j;) {
+			if ((rt->state[page + a] & PS_MASK) != PS_DIRTY) {
+				a++;
+				continue;
+			}
+			uint64_t b = a;
+			while (b < j && (rt->state[page + b] & PS_MASK) == PS_DIRTY)
+				b++;
+			freeze_run(rt, page + a, b - a);
+			a = b;
+		}
 		write_back(rt, page + i, j - i);
 		i = j;
 	}
@@ -191,7 +213,7 @@ static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
 		uint8_t s = rt->state[pg];
 		switch (s & PS_MASK) {
 		case PS_CACHED:
-			if (s & PF_PREFETCHED)
+			if ((s & PF_PREFETCHED) && !(s & PF_DIRTYDATA))
 				atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
 							  memory_order_relaxed);
 			rt->state[pg] = PS_FAR | PF_HASFAR;
@@ -209,7 +231,30 @@ static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
 	atomic_fetch_add_explicit(&rt->c.evictions, n, memory_order_relaxed);
 }
 
-/* Evict at most one batch, towards want_free free pages.  Returns pages evicted. */
+/* Deactivate mapped pages the clock hand passed: unmap them from the program's view
+ * (the page cache keeps them) and queue them again. */
+static void deactivate(fs_runtime *rt, uint64_t *pages, uint64_t n)
+{
+	qsort(pages, n, sizeof(pages[0]), cmp_u64);
+	for (uint64_t i = 0; i < n;) {
+		uint64_t j = i + 1;
+		while (j < n && pages[j] == pages[j - 1] + 1)
+			j++;
+		void *start = rt->app + pages[i] * FS_PAGE_SIZE;
+		if (madvise(start, (j - i) * FS_PAGE_SIZE, MADV_DONTNEED))
+			fs_pager_fatal(rt, "unmapping pages for the clock: %s", strerror(errno));
+		i = j;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t s = rt->state[pages[i]];
+		uint8_t dirty = (s & PS_MASK) == PS_DIRTY ? PF_DIRTYDATA : 0;
+		rt->state[pages[i]] = PS_CACHED | dirty | (s & PF_HASFAR);
+		fs_cache_push(rt, pages[i]);
+	}
+}
+
+/* Evict at most one batch, towards want_free free pages.  Returns pages evicted, or
+ * with the clock possibly 0 after a pass that only deactivated pages (call again). */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 {
 	uint64_t freepg = fs_cache_free(rt);
@@ -217,15 +262,24 @@ int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 		return 0;
 	uint64_t want = FS_MIN(want_free - freepg, (uint64_t)FS_MAX(rt->cfg.reclaim_batch, 1u));
 	want = FS_MIN(want, (uint64_t)MAX_BATCH);
-	uint64_t victims[MAX_BATCH];
-	uint64_t nv = 0;
-	while (nv < want && rt->fifo_head != rt->fifo_tail) {
+	uint64_t victims[MAX_BATCH], passed[MAX_BATCH];
+	uint64_t nv = 0, np = 0;
+	/* The hand looks at no more than 2 x MAX_BATCH live entries per call. */
+	while (nv < want && np < MAX_BATCH && rt->fifo_head != rt->fifo_tail) {
 		uint64_t e = rt->fifo[rt->fifo_head++ % rt->fifo_cap];
-		if (fifo_entry_live(rt, e))
-			victims[nv++] = e & FIFO_PAGE_MASK;
+		if (!fifo_entry_live(rt, e))
+			continue;
+		uint64_t pg = e & FIFO_PAGE_MASK;
+		uint8_t k = rt->state[pg] & PS_MASK;
+		if (rt->clock && (k == PS_MAPPED || k == PS_DIRTY))
+			passed[np++] = pg; /* mapped: second chance */
+		else
+			victims[nv++] = pg;
 	}
+	if (np)
+		deactivate(rt, passed, np);
 	if (!nv)
-		return 0;
+		return np ? -1 : 0;
 	qsort(victims, nv, sizeof(victims[0]), cmp_u64);
 	for (uint64_t i = 0; i < nv;) {
 		uint64_t j = i + 1;

@@ -144,6 +144,10 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			(unsigned long long)cfg->arena_size);
 		return FS_EINVAL;
 	}
+	if (strcmp(cfg->reclaim, "clock") && strcmp(cfg->reclaim, "fifo")) {
+		fs_errf(err, errlen, "unknown reclaim '%s'; use clock or fifo", cfg->reclaim);
+		return FS_EINVAL;
+	}
 	if (cfg->arena_base % FS_PAGE_SIZE) {
 		fs_errf(err, errlen, "arena_base 0x%llx is not page-aligned",
 			(unsigned long long)cfg->arena_base);

@@ -33,11 +33,13 @@ enum {
 	PS_ZERO = 0,   /* not local, no far copy: first touch is a zero fill */
 	PS_FAR = 1,    /* not local, the backend holds it */
 	PS_FETCH = 2,  /* a backend read is in flight into the alias */
-	PS_CACHED = 3, /* in the page cache, not mapped: prefetched, not yet touched */
+	PS_CACHED = 3, /* in the page cache, not mapped: prefetched and not yet touched, or
+			* deactivated by the clock (second chance) */
 	PS_MAPPED = 4, /* mapped, write-protected (clean) */
 	PS_DIRTY = 5,  /* mapped and written since it was installed */
 };
 #define PS_MASK 0x07
+#define PF_DIRTYDATA 0x08  /* CACHED after deactivation: contents newer than the far copy */
 #define PF_PREFETCHED 0x10 /* brought in by a prefetch and not yet touched */
 #define PF_WAITER 0x20     /* FETCH: a thread faulted on it and waits */
 #define PF_WAITER_W 0x40   /* ... and that fault was a write */
@@ -60,7 +62,7 @@ struct fs_latency {
 /* Counters are written by the pager and read by fs_stats_get on any thread. */
 struct fs_counters {
 	_Atomic uint64_t faults, demand_fetches, zero_fills, wp_faults, prefetches_issued,
-		prefetch_hits, late_hits, wasted_prefetches, evictions, writebacks,
+		prefetch_hits, late_hits, wasted_prefetches, evictions, writebacks, reactivations,
 		far_bytes_read, far_bytes_written, policy_ns, policy_events, peak_pages;
 };
 
@@ -118,6 +120,7 @@ struct fs_runtime {
 	uint64_t budget;  /* pages */
 	uint64_t local;   /* pages in FETCH, CACHED, MAPPED or DIRTY */
 	uint64_t free_low, free_high;
+	int clock;                     /* reclaim = clock: second chance by unmapping */
 	uint64_t base_free_low, base_free_high; /* the configured reserve */
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
 	uint64_t rate_window_start, rate_window_faults;
@@ -148,7 +151,9 @@ void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...) __attribute__((format(
 int fs_cache_init(fs_runtime *rt);
 void fs_cache_fini(fs_runtime *rt);
 void fs_cache_push(fs_runtime *rt, uint64_t page);   /* page became local */
-int fs_reclaim(fs_runtime *rt, uint64_t want_free);  /* evict until want_free pages free */
+/* Evict one batch towards want_free free pages: returns pages evicted, -1 when the
+ * clock only deactivated pages this time, 0 when nothing is evictable. */
+int fs_reclaim(fs_runtime *rt, uint64_t want_free);
 void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit) */
 static inline uint64_t fs_cache_free(const fs_runtime *rt)
 {

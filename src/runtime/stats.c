@@ -55,6 +55,7 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	s->wasted_prefetches = LOAD(wasted_prefetches);
 	s->evictions = LOAD(evictions);
 	s->writebacks = LOAD(writebacks);
+	s->reactivations = LOAD(reactivations);
 	s->far_bytes_read = LOAD(far_bytes_read);
 	s->far_bytes_written = LOAD(far_bytes_written);
 	s->local_mem_budget_bytes = rt->budget * FS_PAGE_SIZE;
@@ -96,7 +97,7 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		"farsight:   faults %llu: %llu demand fetches, %llu prefetch hits (%llu late), "
 		"%llu zero fills, %llu first writes\n"
 		"farsight:   prefetches %llu issued, %llu wasted: accuracy %.1f%%, coverage %.1f%%\n"
-		"farsight:   far memory read %s, written %s; %llu evictions\n"
+		"farsight:   far memory read %s, written %s; %llu evictions, %llu second chances taken\n"
 		"farsight:   fetch latency p50 %.1f us, p99 %.1f us; prefetch hit p50 %.1f us; "
 		"prefetcher %.0f ns/event\n",
 		s->wall_seconds, cfg->prefetch, cfg->backend, budget, peak,
@@ -105,6 +106,7 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		(unsigned long long)s->zero_fills, (unsigned long long)s->wp_faults,
 		(unsigned long long)s->prefetches_issued, (unsigned long long)s->wasted_prefetches,
 		100 * s->accuracy, 100 * s->coverage, rd, wr, (unsigned long long)s->evictions,
+		(unsigned long long)s->reactivations,
 		s->fetch_latency_us_p50, s->fetch_latency_us_p99, s->hit_latency_us_p50,
 		s->inference_ns_per_event);
 }
@@ -146,6 +148,7 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	U(wasted_prefetches);
 	U(evictions);
 	U(writebacks);
+	U(reactivations);
 	D(accuracy);
 	D(coverage);
 	U(local_mem_budget_bytes);
