@@ -36,11 +36,11 @@ awk 'BEGIN { srand(7); for (i = 0; i < 150000; i++) printf "%08d line %d\n", int
 	>"$tmp/in.txt"
 head -c 32 /dev/urandom | base64 >"$tmp/secret"
 start_memd sort --secret-file "$tmp/secret"
-FARSIGHT_SECRET_FILE="$tmp/secret" "$BIN" run --backend "tcp://127.0.0.1:$port" --local-mem 1M \
+FARSIGHT_SECRET_FILE="$tmp/secret" timeout 120 "$BIN" run --backend "tcp://127.0.0.1:$port" --local-mem 1M \
 	--stats-json "$tmp/stats.json" -- sort "$tmp/in.txt" >"$tmp/far.txt" 2>"$tmp/run.err"
 rc=$?
 sort "$tmp/in.txt" >"$tmp/local.txt"
-check '[ $rc -eq 0 ]' "sort under the tcp backend exits 0"
+check '[ $rc -eq 0 ]' "sort under the tcp backend exits 0 (status $rc; 124 = hung for 120 s)"
 check 'cmp -s "$tmp/far.txt" "$tmp/local.txt"' "its output equals plain sort's"
 check 'grep -q "authenticated (demand connection, joined session)" "$tmp/sort.log"' \
 	"it went through memd (bulk and demand connections)"
@@ -49,7 +49,7 @@ kill -TERM "$mpid"; wait "$mpid"
 
 # 2. memd killed mid-run: a clear message and a non-zero exit.
 start_memd doomed
-"$BIN" run --backend "tcp://127.0.0.1:$port" --local-mem 1M -- "$CHURN" 30 \
+timeout 120 "$BIN" run --backend "tcp://127.0.0.1:$port" --local-mem 1M -- "$CHURN" 30 \
 	>"$tmp/churn.out" 2>"$tmp/churn.err" &
 rpid=$!; pids+=("$rpid")
 for _ in $(seq 200); do grep -q "demand connection" "$tmp/doomed.log" && break; sleep 0.05; done
