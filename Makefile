@@ -95,6 +95,11 @@ demo: install-deps
 	$(MAKE) all
 	BUILD=$(BUILD) tools/demo.sh
 
+# Pretrained models (models/*.fsm) from recorded traces; a few minutes, not run by CI.
+.PHONY: models
+models: all
+	FARSIGHT_BIN=$(BUILD)/farsight tools/make-models.sh
+
 bench: all
 	BUILD=$(BUILD) bench/run-micro.sh
 

@@ -56,10 +56,10 @@ typedef struct fs_config {
 	char record[512];          /* record the event trace here ("" = no) */
 	char trace[512];           /* trace to replay (oracle policy) */
 	char model[512];           /* model file (farsight policy) */
-	uint64_t farsight_map_bytes;  /* farsight: future-map memory budget, bytes */
-	double farsight_min_prob;     /* farsight: confidence threshold of a prefetched token */
-	uint32_t farsight_candidates; /* farsight: pages from the first prediction step */
-	char farsight_fallback[32];   /* farsight: policy used when the model is unsure */
+	uint64_t map_bytes;  /* farsight: future-map memory budget, bytes */
+	double min_prob;     /* farsight: confidence threshold of a prefetched token */
+	uint32_t candidates; /* farsight: pages from the first prediction step */
+	char fallback[32];   /* farsight: policy used when the model is unsure */
 	char secret_file[512];     /* shared secret for the tcp backend */
 	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */
 	uint64_t arena_size;       /* virtual size of the far-memory arena */

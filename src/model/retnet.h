@@ -108,5 +108,7 @@ void fs_rn_state_reset(const fs_retnet *m, fs_rn_state *s);
 void fs_rn_state_copy(const fs_retnet *m, fs_rn_state *dst, const fs_rn_state *src);
 /* Feed one token, advance the state, write V logits for the next token. */
 void fs_rn_step(const fs_retnet *m, fs_rn_state *s, int token, float *logits);
+/* p = softmax(z) over V entries (fast exp, about 1 ulp). */
+void fs_rn_softmax(const float *z, size_t V, float *p);
 
 #endif

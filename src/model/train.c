@@ -278,23 +278,22 @@ out:
 
 /* ---- recurrent scoring ---- */
 
-static int argmax(const float *z, size_t V)
+int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
+		       float min_prob, uint64_t *out_page)
 {
-	size_t best = 0;
-	for (size_t v = 1; v < V; v++)
-		if (z[v] > z[best])
-			best = v;
-	return (int)best;
-}
-
-static float prob_of(const float *z, size_t V, int tok)
-{
-	float mx = z[0], sum = 0.0f;
-	for (size_t v = 1; v < V; v++)
-		mx = z[v] > mx ? z[v] : mx;
-	for (size_t v = 0; v < V; v++)
-		sum += expf(z[v] - mx);
-	return expf(z[tok] - mx) / sum;
+	int best = -1;
+	uint64_t best_page = FS_NOPAGE;
+	for (size_t v = FS_TOK_ORD0; v < V; v++) {
+		if (p[v] < min_prob || (best >= 0 && p[v] <= p[best]))
+			continue;
+		uint64_t pg = fs_tok_resolve(tok, page, (int)v);
+		if (pg == FS_NOPAGE)
+			continue;
+		best = (int)v;
+		best_page = pg;
+	}
+	*out_page = best_page;
+	return best;
 }
 
 int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_rn_state *s,
@@ -302,15 +301,13 @@ int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_r
 		       float min_prob, uint64_t *out)
 {
 	const size_t V = net->cfg.vocab;
-	float z[FS_RN_MAX_V];
-	const float *cur = logits;
+	float z[FS_RN_MAX_V], p[FS_RN_MAX_V];
+	fs_rn_softmax(logits, V, p);
 	int n = 0;
 	for (uint32_t j = 0; j < L; j++) {
-		int t = argmax(cur, V);
-		if (min_prob > 0.0f && prob_of(cur, V, t) < min_prob)
-			break;
-		uint64_t next = fs_tok_resolve(tok, page, t);
-		if (next == FS_NOPAGE)
+		uint64_t next;
+		int t = fs_best_resolvable(tok, p, V, page, min_prob, &next);
+		if (t < 0)
 			break;
 		out[n++] = next;
 		page = next;
@@ -319,7 +316,7 @@ int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_r
 		if (j == 0)
 			fs_rn_state_copy(net, tmp, s);
 		fs_rn_step(net, tmp, t, z);
-		cur = z;
+		fs_rn_softmax(z, V, p);
 	}
 	return n;
 }

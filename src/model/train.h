@@ -67,11 +67,18 @@ typedef struct fs_eval_result {
 int fs_eval_model(const fs_model *m, const fs_event *ev, size_t n, uint32_t lookahead,
 		  uint64_t map_budget, fs_eval_result *r);
 
-/* Greedy lookahead shared by eval and the policy: from state s (not modified, copied
- * into tmp) whose last step produced `logits`, roll forward up to L steps; step j's
- * token is the argmax; resolve it through the tokenizer from the previous page.  Stops
- * at an unresolvable token or when the chosen token's probability < min_prob.  Writes
- * up to L pages to out; returns the count. */
+/* The most probable token that resolves to a page from `page` (an ordinal whose slot
+ * is filled, or a delta) and whose probability p[] is at least min_prob: "new",
+ * "start" and empty slots are skipped, so a prediction step is never wasted on a token
+ * that names no page.  Returns the token and its page in *out_page, or -1. */
+int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
+		       float min_prob, uint64_t *out_page);
+
+/* Lookahead shared by eval and the policy: from state s (not modified, copied into
+ * tmp) whose last step produced `logits`, roll forward up to L steps; step j takes the
+ * best resolvable token (fs_best_resolvable) from the page of step j-1, and feeds it
+ * to the model.  Stops when no token with probability >= min_prob resolves.  Writes up
+ * to L pages to out; returns the count. */
 int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_rn_state *s,
 		       fs_rn_state *tmp, const float *logits, uint64_t page, uint32_t L,
 		       float min_prob, uint64_t *out);

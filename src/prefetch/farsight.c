@@ -3,19 +3,25 @@
  * RetNet in recurrent form (src/model/).
  *
  * Per event: tokenize it (the transition from the thread's previous page, through the
- * previous page's future map, which the tokenizer also updates), advance that thread's
- * recurrent state by one step (constant time), then roll a copy of the state forward
- * greedily for `lookahead` steps; each predicted token is resolved through the future
- * map of the page predicted before it (or as a page delta), giving a chain of pages,
- * most urgent first.  The chain stops at a token that does not resolve (new, start) or
- * whose probability is below the confidence threshold, so an unsure model prefetches
- * less instead of wasting bandwidth.
+ * previous page's future map, which the tokenizer also updates; misses and hits alike),
+ * advance that thread's recurrent state by one step (constant time), then:
+ *   1. first step, several candidates: the most probable tokens that resolve to
+ *      distinct pages (an ordinal whose slot is filled, or a delta), each with
+ *      probability >= min_prob, at most candidates of them.  "new",
+ *      "start" and empty slots name no page and are skipped, never the end of the
+ *      prediction.
+ *   2. lookahead: from the best of them, roll a copy of the state forward
+ *      `lookahead - 1` more steps, each feeding the token chosen at the step before and
+ *      taking the best resolvable token from the page predicted before it, while its
+ *      probability clears the threshold: a chain of pages, most urgent first.
+ *   3. fallback: when step 1 gave no page (the model is unsure, or its maps are still
+ *      empty), the pages of the fallback policy (readahead by default), which
+ *      sees every event so its own state stays current.
+ * Measurements behind each choice: docs/MODEL.md.
  *
  * Model file: cfg->model, or FS_MODEL_DEFAULT_PATH (models/default.fsm, relative to
  * the working directory) when none is given.  Future maps are bounded by
- * FS_FARSIGHT_MAP_BUDGET bytes; maps of pages not used for longest are dropped.
- * Until the settings table carries them, FARSIGHT_MIN_PROB (confidence threshold,
- * default 0.2) and FARSIGHT_MAP_BYTES override the defaults.
+ * cfg->map_bytes; maps of pages not used for longest are dropped.
  *
  * Calls are serialised by the caller (one pager thread, or the replay), as for every
  * policy; per-thread state is indexed by the event's thread number.
@@ -28,15 +34,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FS_FARSIGHT_MAP_BUDGET (64ull << 20)
-#define FS_FARSIGHT_MIN_PROB 0.2f
+#define FB_MAX 32 /* fallback pages taken per event */
 
 struct farsight {
 	fs_policy base;
 	fs_model model;
 	fs_tokenizer *tok;
 	uint32_t lookahead;
+	uint32_t width;
 	float min_prob;
+	fs_policy *fallback;
 	fs_rn_state **st;
 	float *logits;
 	size_t nth;
@@ -53,6 +60,8 @@ static void fsp_destroy(fs_policy *p)
 	free(f->tmp);
 	fs_tok_destroy(f->tok);
 	fs_model_free(&f->model);
+	if (f->fallback)
+		f->fallback->ops->destroy(f->fallback);
 	free(f);
 }
 
@@ -76,28 +85,38 @@ static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t e
 		free(f);
 		return rc;
 	}
-	uint64_t budget = FS_FARSIGHT_MAP_BUDGET;
-	const char *e = getenv("FARSIGHT_MAP_BYTES");
-	if (e && *e && fs_parse_size(e, &budget)) {
-		fs_errf(err, errlen, "FARSIGHT_MAP_BYTES='%s' is not a size (e.g. 64M)", e);
+	uint64_t budget = cfg->map_bytes;
+	if (!(cfg->min_prob >= 0.0 && cfg->min_prob <= 1.0)) {
+		fs_errf(err, errlen, "min_prob %g must be a number in [0, 1]",
+			cfg->min_prob);
 		fsp_destroy(&f->base);
 		return FS_EINVAL;
 	}
-	f->min_prob = FS_FARSIGHT_MIN_PROB;
-	e = getenv("FARSIGHT_MIN_PROB");
-	if (e && *e) {
-		char *end;
-		float v = strtof(e, &end);
-		if (*end || !(v >= 0.0f && v <= 1.0f)) {
-			fs_errf(err, errlen, "FARSIGHT_MIN_PROB='%s' must be a number in [0, 1]", e);
+	f->min_prob = (float)cfg->min_prob;
+	f->width = cfg->candidates;
+	if (f->width > FS_POLICY_MAX_CANDIDATES / 2)
+		f->width = FS_POLICY_MAX_CANDIDATES / 2;
+	const char *fb = cfg->fallback;
+	if (fb[0] && strcmp(fb, "none")) {
+		if (!strcmp(fb, "farsight") || !strcmp(fb, "oracle") ||
+		    !fs_policy_find(fb)) {
+			fs_errf(err, errlen, "fallback '%s': use none, readahead or leap",
+				fb);
 			fsp_destroy(&f->base);
 			return FS_EINVAL;
 		}
-		f->min_prob = v;
+		fs_config sub = *cfg;
+		snprintf(sub.prefetch, sizeof(sub.prefetch), "%s", fb);
+		rc = fs_policy_find(fb)->create(&sub, &f->fallback, why, sizeof(why));
+		if (rc) {
+			fs_errf(err, errlen, "farsight prefetcher: fallback %s: %s", fb, why);
+			fsp_destroy(&f->base);
+			return rc;
+		}
 	}
 	f->lookahead = cfg->lookahead ? cfg->lookahead : 8;
-	if (f->lookahead > FS_POLICY_MAX_CANDIDATES)
-		f->lookahead = FS_POLICY_MAX_CANDIDATES;
+	if (f->lookahead > FS_POLICY_MAX_CANDIDATES / 2)
+		f->lookahead = FS_POLICY_MAX_CANDIDATES / 2;
 	rc = fs_tok_create(&f->model.tok, budget, &f->tok);
 	if (rc) {
 		fs_errf(err, errlen, "farsight prefetcher: future-map budget %llu bytes is too "
@@ -139,19 +158,81 @@ static int grow_threads(struct farsight *f, size_t th)
 	return FS_OK;
 }
 
+static int have_page(const uint64_t *out, int n, uint64_t pg)
+{
+	for (int i = 0; i < n; i++)
+		if (out[i] == pg)
+			return 1;
+	return 0;
+}
+
 static int fsp_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
 {
 	struct farsight *f = (struct farsight *)p;
 	size_t th = ev->thread;
+	uint64_t fbp[FB_MAX];
+	int nfb = 0;
+	if (f->fallback) /* every event, so its window / history stays current */
+		nfb = f->fallback->ops->on_event(f->fallback, ev, fbp, FB_MAX);
 	if (th >= f->nth && grow_threads(f, th))
 		return 0; /* out of memory: no prediction rather than a failure */
 	const fs_retnet *net = f->model.net;
-	float *z = f->logits + th * net->cfg.vocab;
+	const size_t V = net->cfg.vocab;
+	float *z = f->logits + th * V;
+	float pr[FS_RN_MAX_V], z2[FS_RN_MAX_V];
 	int token = fs_tokenize(f->tok, ev);
 	fs_rn_step(net, f->st[th], token, z);
-	uint32_t L = f->lookahead < (uint32_t)max ? f->lookahead : (uint32_t)max;
-	return fs_lookahead_chain(net, f->tok, f->st[th], f->tmp, z, ev->page, L, f->min_prob,
-				  out);
+	fs_rn_softmax(z, V, pr);
+
+	/* 1. the first step's most probable tokens that resolve to distinct pages */
+	int n = 0, best = -1;
+	uint64_t best_page = FS_NOPAGE;
+	uint8_t used[FS_RN_MAX_V]; /* tokens looked at */
+	memset(used, 0, V);
+	uint32_t width = f->width < (uint32_t)max ? f->width : (uint32_t)max;
+	for (uint32_t taken = 0; taken < width;) {
+		int t = -1;
+		for (size_t v = FS_TOK_ORD0; v < V; v++)
+			if (!used[v] && pr[v] >= f->min_prob && (t < 0 || pr[v] > pr[t]))
+				t = (int)v;
+		if (t < 0)
+			break;
+		used[t] = 1;
+		uint64_t pg = fs_tok_resolve(f->tok, ev->page, t);
+		if (pg == FS_NOPAGE || pg == ev->page || have_page(out, n, pg))
+			continue;
+		out[n++] = pg;
+		taken++;
+		if (best < 0) {
+			best = t;
+			best_page = pg;
+		}
+	}
+
+	/* 2. the lookahead chain from the best of them */
+	if (best >= 0 && f->lookahead > 1) {
+		fs_rn_state_copy(net, f->tmp, f->st[th]);
+		uint64_t page = best_page;
+		int t = best;
+		for (uint32_t j = 1; j < f->lookahead && n < max; j++) {
+			fs_rn_step(net, f->tmp, t, z2);
+			fs_rn_softmax(z2, V, pr);
+			uint64_t next;
+			t = fs_best_resolvable(f->tok, pr, V, page, f->min_prob, &next);
+			if (t < 0)
+				break;
+			page = next;
+			if (!have_page(out, n, next) && next != ev->page)
+				out[n++] = next;
+		}
+	}
+
+	/* 3. the fallback's pages when the model had nothing confident to say */
+	if (best < 0)
+		for (int i = 0; i < nfb && n < max; i++)
+			if (!have_page(out, n, fbp[i]))
+				out[n++] = fbp[i];
+	return n;
 }
 
 static uint64_t fsp_mem_bytes(fs_policy *p)
