@@ -187,6 +187,32 @@ int main(int argc, char **argv)
 	printf("%-28s %10.1f %22.1f\n", "naive scalar", nstep, nfull);
 	printf("speed-up %.1fx; goal < 1000 ns for step + 8-step lookahead: %s\n", nfull / full,
 	       full < 1000 ? "met" : "NOT met");
+
+	/* What the farsight policy spends per event with `lookahead` = L: one step, a
+	 * softmax, and L-1 rolled steps (each with its softmax) for the chain past the
+	 * first predicted page (src/prefetch/farsight.c). */
+	printf("\npolicy cost model (step + softmax + L-1 rolled steps), ns per event:\n");
+	static const int Ls[] = { 1, 2, 3, 4, 8 };
+	float pr[FS_RN_MAX_V];
+	for (size_t li = 0; li < sizeof(Ls) / sizeof(Ls[0]); li++) {
+		int PL = Ls[li];
+		t0 = cpu_ns();
+		for (long i = 0; i < iters / 4; i++) {
+			fs_rn_step(m, s, 3 + (int)(i % 13), z);
+			fs_rn_softmax(z, c.vocab, pr);
+			int tok = argmax(pr, c.vocab);
+			if (PL > 1)
+				fs_rn_state_copy(m, tmp, s);
+			for (int j = 1; j < PL; j++) {
+				fs_rn_step(m, tmp, tok, z2);
+				fs_rn_softmax(z2, c.vocab, pr);
+				tok = argmax(pr, c.vocab);
+			}
+			sink += tok;
+		}
+		double t = (double)(cpu_ns() - t0) / (iters / 4);
+		printf("  lookahead %d: %7.1f%s\n", PL, t, t < 1000 ? "  (< 1 us)" : "");
+	}
 	free(s);
 	free(tmp);
 	fs_rn_destroy(m);

@@ -60,6 +60,7 @@ typedef struct fs_config {
 	double min_prob;     /* farsight: confidence threshold of a prefetched token */
 	uint32_t candidates; /* farsight: pages from the first prediction step */
 	char fallback[32];   /* farsight: policy used when the model is unsure */
+	uint32_t model_lookahead; /* farsight: model steps per event (chain length) */
 	char secret_file[512];     /* shared secret for the tcp backend */
 	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */
 	uint64_t arena_size;       /* virtual size of the far-memory arena */

@@ -98,7 +98,7 @@ static fs_policy *make_policy(const char *model, double min_prob, uint32_t cand,
 	snprintf(cfg.fallback, sizeof(cfg.fallback), "%s", fallback);
 	cfg.min_prob = min_prob;
 	cfg.candidates = cand;
-	cfg.lookahead = lookahead;
+	cfg.model_lookahead = lookahead;
 	fs_policy *p = NULL;
 	if (fs_policy_create(&cfg, &p, err, errlen))
 		return NULL;

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"(FARSIGHT_MIN_PROB, FARSIGHT_CANDIDATES, FARSIGHT_FALLBACK, FARSIGHT_MAP_BYTES).\n\n"
 		"  --trace F         trace file, or synth:KIND[:SEED[:EVENTS]] (see farsight train --help)\n"
 		"  --model MODEL     model file from farsight train\n"
-		"  --lookahead L     lookahead steps (default 8)\n"
+		"  --lookahead L     lookahead steps (default 8); for the farsight policy it sets\n"
+		"                    model_lookahead (default: the setting, 2)\n"
 		"  --prefetch LIST   policies to replay, comma-separated (e.g. readahead,farsight)\n"
 		"  --local-mem SIZE  cache size: bytes (64M) or a percentage of the trace's\n"
 		"                    footprint (25%%); default: the trace header's budget, else 25%%\n"
@@ -54,6 +55,7 @@ int fs_cmd_eval(int argc, char **argv)
 {
 	const char *trace = NULL, *model = NULL, *prefetch = NULL, *json = NULL, *local = NULL;
 	uint32_t lookahead = 8, delay = 2;
+	int lookahead_given = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -83,6 +85,7 @@ int fs_cmd_eval(int argc, char **argv)
 					return fs_cli_usage_error("eval: --lookahead %lu: use 1..%d", u,
 								  FS_EVAL_MAX_LOOKAHEAD);
 				lookahead = (uint32_t)u;
+				lookahead_given = 1;
 			} else {
 				delay = (uint32_t)u;
 			}
@@ -217,6 +220,8 @@ int fs_cmd_eval(int argc, char **argv)
 			if (model)
 				snprintf(cfg.model, sizeof(cfg.model), "%s", model);
 			cfg.lookahead = lookahead;
+			if (lookahead_given) /* the farsight policy's own chain length */
+				cfg.model_lookahead = lookahead;
 			snprintf(cfg.trace, sizeof(cfg.trace), "%s", trace);
 			fs_policy *p = NULL;
 			if (fs_policy_create(&cfg, &p, err, sizeof(err))) {

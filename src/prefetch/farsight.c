@@ -11,7 +11,7 @@
  *      "start" and empty slots name no page and are skipped, never the end of the
  *      prediction.
  *   2. lookahead: from the best of them, roll a copy of the state forward
- *      `lookahead - 1` more steps, each feeding the token chosen at the step before and
+ *      `model_lookahead - 1` more steps, each feeding the token chosen at the step before and
  *      taking the best resolvable token from the page predicted before it, while its
  *      probability clears the threshold: a chain of pages, most urgent first.
  *   3. fallback: when step 1 gave no page (the model is unsure, or its maps are still
@@ -114,7 +114,9 @@ static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t e
 			return rc;
 		}
 	}
-	f->lookahead = cfg->lookahead ? cfg->lookahead : 8;
+	/* model_lookahead, not the oracle's `lookahead`: each step costs ~300 ns, and 2
+	 * steps are the measured best under the 1 us budget (docs/MODEL.md) */
+	f->lookahead = cfg->model_lookahead ? cfg->model_lookahead : 1;
 	if (f->lookahead > FS_POLICY_MAX_CANDIDATES / 2)
 		f->lookahead = FS_POLICY_MAX_CANDIDATES / 2;
 	rc = fs_tok_create(&f->model.tok, budget, &f->tok);
