@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"  --trace F         trace file, or synth:KIND[:SEED[:EVENTS]] (see farsight train --help)\n"
 		"  --model MODEL     model file from farsight train\n"
 		"  --lookahead L     lookahead steps (default 8); for the farsight policy it sets\n"
-		"                    model_lookahead (default: the setting, 2)\n"
+		"                    model_lookahead (default: the setting, 3)\n"
 		"  --prefetch LIST   policies to replay, comma-separated (e.g. readahead,farsight)\n"
 		"  --local-mem SIZE  cache size: bytes (64M) or a percentage of the trace's\n"
 		"                    footprint (25%%); default: the trace header's budget, else 25%%\n"

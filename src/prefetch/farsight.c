@@ -114,8 +114,8 @@ static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t e
 			return rc;
 		}
 	}
-	/* model_lookahead, not the oracle's `lookahead`: each step costs ~300 ns, and 2
-	 * steps are the measured best under the 1 us budget (docs/MODEL.md) */
+	/* model_lookahead, not the oracle's `lookahead`: each step costs ~255 ns and 3
+	 * steps are the most that fit the 1 us budget (docs/MODEL.md) */
 	f->lookahead = cfg->model_lookahead ? cfg->model_lookahead : 1;
 	if (f->lookahead > FS_POLICY_MAX_CANDIDATES / 2)
 		f->lookahead = FS_POLICY_MAX_CANDIDATES / 2;

@@ -59,7 +59,7 @@ static const struct setting table[] = {
 	  "farsight: most pages taken from the first prediction step (top tokens that resolve to distinct pages)"),
 	S(fallback, STR, "leap", "--fallback",
 	  "farsight: policy whose pages are used when the model has no confident prediction: none, readahead, leap"),
-	S(model_lookahead, U32, "2", "--model-lookahead",
+	S(model_lookahead, U32, "3", "--model-lookahead",
 	  "farsight: model steps per event: the best first-step page, then a chain of model_lookahead-1 more"),
 	S(secret_file, STR, "", "--secret-file", "shared secret for the tcp backend"),
 	S(local_threshold, SIZE, "0", "--local-threshold",
