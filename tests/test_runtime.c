@@ -70,15 +70,19 @@ TEST(never_written_pages_read_zero_without_backend)
 	size_t bytes = 4u << 20;
 	unsigned char *p = fs_alloc(rt, bytes);
 	uint64_t sum = 0;
-	for (size_t i = 0; i < bytes; i += 512)
-		sum += p[i];
+	/* Twice: read-only zero pages that were evicted are zero pages again, not far
+	 * pages (the clock deactivates and then evicts them). */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < bytes; i += 512)
+			sum += p[i];
 	CHECK_EQ_U64(sum, 0);
 	fs_stats s;
 	fs_stats_get(rt, &s);
 	CHECK_EQ_U64(s.demand_fetches, 0);
 	CHECK_EQ_U64(s.far_bytes_read, 0);
 	CHECK_EQ_U64(s.far_bytes_written, 0); /* clean zero pages are never written back */
-	CHECK_EQ_U64(s.zero_fills, bytes / 4096);
+	CHECK(s.evictions > 0);
+	CHECK(s.zero_fills >= bytes / 4096 + 64);
 	fs_runtime_stop(rt);
 }
 

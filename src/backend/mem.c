@@ -155,7 +155,7 @@ static int mem_discard(fs_backend *b, uint64_t page, uint64_t npages)
 	for (uint64_t k = 0; k < npages; k++)
 		bit_clear(m->written, page + k);
 	/* Give the emulated far memory back to the host in whole pages. */
-	madvise(m->store + page * FS_PAGE_SIZE, npages * FS_PAGE_SIZE, MADV_DONTNEED);
+	fs_sys_madvise(m->store + page * FS_PAGE_SIZE, npages * FS_PAGE_SIZE, MADV_DONTNEED);
 	return FS_OK;
 }
 

@@ -244,7 +244,8 @@ int munmap(void *addr, size_t len)
 int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t s = (uintptr_t)addr;
-	if (fs_shim.size && !fs_shim_busy && !fs_shim.forked_child && overlaps_arena(s, len) &&
+	if (fs_shim.size && !fs_shim_busy && !fs_thread_is_runtime && !fs_shim.forked_child &&
+	    overlaps_arena(s, len) &&
 	    s >= fs_shim.base && s + len <= fs_shim.base + fs_shim.size) {
 		if (s & (FS_PAGE_SIZE - 1)) {
 			errno = EINVAL;

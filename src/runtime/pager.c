@@ -249,6 +249,7 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 				install(rt, pg, (s & PF_WAITER_W) != 0);
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
+				rt->n_cached++;
 			}
 			fs_cache_push(rt, pg);
 		}
@@ -270,20 +271,32 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 	atomic_fetch_add_explicit(&rt->c.faults, 1, memory_order_relaxed);
 
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
-		if ((s & PS_MASK) == PS_MAPPED) {
-			atomic_fetch_add_explicit(&rt->c.wp_faults, 1, memory_order_relaxed);
-			struct uffdio_writeprotect wp = {
-				.range = { .start = base + page * FS_PAGE_SIZE, .len = FS_PAGE_SIZE },
-				.mode = 0, /* un-protect and wake */
-			};
-			if (ioctl(rt->uffd, UFFDIO_WRITEPROTECT, &wp))
-				fs_pager_fatal(rt, "UFFDIO_WRITEPROTECT (clear) of page %llu: %s",
-					       (unsigned long long)page, strerror(errno));
+		/* A write to a write-protected page.  Un-protect it first (this wakes the
+		 * thread): for a mapped clean page that is the dirty-tracking fault.  If the
+		 * clock unmapped the page after the fault was raised, the write is the touch
+		 * that reactivates it: map it writable.  If the page was evicted meanwhile,
+		 * the retry takes a normal MISSING fault (un-protecting also drops any
+		 * uffd-wp marker the zap left, so the retry cannot loop here). */
+		struct uffdio_writeprotect wp = {
+			.range = { .start = base + page * FS_PAGE_SIZE, .len = FS_PAGE_SIZE },
+			.mode = 0,
+		};
+		atomic_fetch_add_explicit(&rt->c.wp_faults, 1, memory_order_relaxed);
+		if (ioctl(rt->uffd, UFFDIO_WRITEPROTECT, &wp))
+			fs_pager_fatal(rt, "UFFDIO_WRITEPROTECT (clear) of page %llu: %s",
+				       (unsigned long long)page, strerror(errno));
+		switch (s & PS_MASK) {
+		case PS_MAPPED:
 			rt->state[page] = PS_DIRTY | (s & PF_HASFAR);
-		} else {
-			/* Evicted or already dirty since the fault was raised: let the thread
-			 * retry; it will fault again in the right way if it must. */
-			uffd_wake(rt, page);
+			break;
+		case PS_CACHED: /* deactivated after this write fault was raised */
+			atomic_fetch_add_explicit(&rt->c.reactivations, 1, memory_order_relaxed);
+			rt->n_cached--;
+			install(rt, page, 1);
+			fs_cache_push(rt, page);
+			break;
+		default: /* DIRTY already; or not local: the retry faults normally */
+			break;
 		}
 		return;
 	}
@@ -300,17 +313,20 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		return;
 	case PS_CACHED: {
 		uint64_t t0 = fs_now_ns();
+		rt->n_cached--;
 		if (!(s & PF_PREFETCHED)) {
 			/* Touched again after the clock unmapped it: the page is in use, give
 			 * it its second chance.  Not far-memory traffic, so not an event. */
 			atomic_fetch_add_explicit(&rt->c.reactivations, 1, memory_order_relaxed);
 			install(rt, page, write || (s & PF_DIRTYDATA));
+			fs_cache_push(rt, page);
 			return;
 		}
 		atomic_fetch_add_explicit(&rt->c.prefetch_hits, 1, memory_order_relaxed);
 		ev.kind = FS_EV_HIT;
 		evs[(*nev)++] = ev;
 		install(rt, page, write);
+		fs_cache_push(rt, page);
 		fs_latency_add(&rt->lat_hit, fs_now_ns() - t0);
 		return;
 	}

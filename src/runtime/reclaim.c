@@ -42,6 +42,19 @@
 #define FIFO_PAGE_MASK ((1ull << FIFO_GEN_SHIFT) - 1)
 #define MAX_BATCH 256
 
+static int ring_init(struct fs_ring *r, uint64_t cap)
+{
+	r->cap = cap;
+	r->head = r->tail = 0;
+	r->e = fs_sys_mmap(NULL, cap * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->e == MAP_FAILED) {
+		r->e = NULL;
+		return FS_ENOMEM;
+	}
+	return FS_OK;
+}
+
 int fs_cache_init(fs_runtime *rt)
 {
 	rt->budget = rt->cfg.local_mem / FS_PAGE_SIZE;
@@ -54,20 +67,20 @@ int fs_cache_init(fs_runtime *rt)
 	rt->clock = strcmp(rt->cfg.reclaim, "clock") == 0;
 	rt->base_free_low = rt->free_low;
 	rt->base_free_high = rt->free_high;
-	rt->fifo_cap = rt->budget * 2 + 4096;
-	rt->fifo = fs_sys_mmap(NULL, rt->fifo_cap * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (rt->fifo == MAP_FAILED) {
-		rt->fifo = NULL;
+	/* Every push bumps the page's generation, so a ring holds at most one live entry
+	 * per local page plus stale ones, which compaction removes when it fills. */
+	uint64_t cap = rt->budget * 2 + 4096;
+	if (ring_init(&rt->active, cap) || ring_init(&rt->inactive, cap))
 		return FS_ENOMEM;
-	}
 	return FS_OK;
 }
 
 void fs_cache_fini(fs_runtime *rt)
 {
-	if (rt->fifo)
-		fs_sys_munmap(rt->fifo, rt->fifo_cap * sizeof(uint64_t));
+	if (rt->active.e)
+		fs_sys_munmap(rt->active.e, rt->active.cap * sizeof(uint64_t));
+	if (rt->inactive.e)
+		fs_sys_munmap(rt->inactive.e, rt->inactive.cap * sizeof(uint64_t));
 }
 
 void fs_cache_account_local(fs_runtime *rt, int64_t delta)
@@ -77,7 +90,8 @@ void fs_cache_account_local(fs_runtime *rt, int64_t delta)
 		atomic_store_explicit(&rt->c.peak_pages, rt->local, memory_order_relaxed);
 }
 
-static int fifo_entry_live(const fs_runtime *rt, uint64_t e)
+/* Is this queue entry the page's current one, and is the page still local? */
+static int entry_live(const fs_runtime *rt, uint64_t e)
 {
 	uint64_t page = e & FIFO_PAGE_MASK;
 	uint8_t k = rt->state[page] & PS_MASK;
@@ -85,27 +99,29 @@ static int fifo_entry_live(const fs_runtime *rt, uint64_t e)
 	       (k == PS_CACHED || k == PS_MAPPED || k == PS_DIRTY);
 }
 
-/* Drop stale entries when the ring is full (only after many discards). */
-static void fifo_compact(fs_runtime *rt)
+/* Drop stale entries when a ring is full (after many state changes). */
+static void ring_compact(fs_runtime *rt, struct fs_ring *r)
 {
-	uint64_t out = rt->fifo_head;
-	for (uint64_t i = rt->fifo_head; i != rt->fifo_tail; i++) {
-		uint64_t e = rt->fifo[i % rt->fifo_cap];
-		if (fifo_entry_live(rt, e))
-			rt->fifo[out++ % rt->fifo_cap] = e;
+	uint64_t out = r->head;
+	for (uint64_t i = r->head; i != r->tail; i++) {
+		uint64_t e = r->e[i % r->cap];
+		if (entry_live(rt, e))
+			r->e[out++ % r->cap] = e;
 	}
-	rt->fifo_tail = out;
+	r->tail = out;
 }
 
 void fs_cache_push(fs_runtime *rt, uint64_t page)
 {
-	if (rt->fifo_tail - rt->fifo_head == rt->fifo_cap)
-		fifo_compact(rt);
-	if (rt->fifo_tail - rt->fifo_head == rt->fifo_cap)
+	uint8_t k = rt->state[page] & PS_MASK;
+	struct fs_ring *r = (rt->clock && k != PS_CACHED) ? &rt->active : &rt->inactive;
+	rt->gen[page]++; /* the page's older entries, on either list, are stale now */
+	if (r->tail - r->head == r->cap)
+		ring_compact(rt, r);
+	if (r->tail - r->head == r->cap)
 		fs_pager_fatal(rt, "reclaim queue overflow (%llu pages); this is a bug",
-			       (unsigned long long)rt->fifo_cap);
-	rt->fifo[rt->fifo_tail++ % rt->fifo_cap] =
-		page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
+			       (unsigned long long)r->cap);
+	r->e[r->tail++ % r->cap] = page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
 }
 
 int fs_punch(fs_runtime *rt, uint64_t page, uint64_t npages)
@@ -139,7 +155,7 @@ static void freeze_run(fs_runtime *rt, uint64_t page, uint64_t n)
 	}
 	/* Without write-protect support, unmap from the app view: the page stays in the
 	 * page cache and a touch raises a minor fault that waits for the pager. */
-	if (madvise((void *)(uintptr_t)start, n * FS_PAGE_SIZE, MADV_DONTNEED))
+	if (fs_sys_madvise((void *)(uintptr_t)start, n * FS_PAGE_SIZE, MADV_DONTNEED))
 		fs_pager_fatal(rt, "unmapping pages for eviction: %s", strerror(errno));
 }
 
@@ -213,10 +229,13 @@ static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
 		uint8_t s = rt->state[pg];
 		switch (s & PS_MASK) {
 		case PS_CACHED:
-			if ((s & PF_PREFETCHED) && !(s & PF_DIRTYDATA))
+			if (s & PF_PREFETCHED)
 				atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
 							  memory_order_relaxed);
-			rt->state[pg] = PS_FAR | PF_HASFAR;
+			/* Written back if DIRTYDATA; a clean never-written page is zero. */
+			rt->state[pg] = (s & (PF_HASFAR | PF_DIRTYDATA)) ? (PS_FAR | PF_HASFAR)
+									 : PS_ZERO;
+			rt->n_cached--;
 			break;
 		case PS_MAPPED:
 			rt->state[pg] = (s & PF_HASFAR) ? (PS_FAR | PF_HASFAR) : PS_ZERO;
@@ -231,8 +250,8 @@ static void evict_run(fs_runtime *rt, uint64_t page, uint64_t n)
 	atomic_fetch_add_explicit(&rt->c.evictions, n, memory_order_relaxed);
 }
 
-/* Deactivate mapped pages the clock hand passed: unmap them from the program's view
- * (the page cache keeps them) and queue them again. */
+/* Deactivate mapped pages: unmap them from the program's view (the page cache keeps
+ * them) and move them to the inactive list. */
 static void deactivate(fs_runtime *rt, uint64_t *pages, uint64_t n)
 {
 	qsort(pages, n, sizeof(pages[0]), cmp_u64);
@@ -241,7 +260,7 @@ static void deactivate(fs_runtime *rt, uint64_t *pages, uint64_t n)
 		while (j < n && pages[j] == pages[j - 1] + 1)
 			j++;
 		void *start = rt->app + pages[i] * FS_PAGE_SIZE;
-		if (madvise(start, (j - i) * FS_PAGE_SIZE, MADV_DONTNEED))
+		if (fs_sys_madvise(start, (j - i) * FS_PAGE_SIZE, MADV_DONTNEED))
 			fs_pager_fatal(rt, "unmapping pages for the clock: %s", strerror(errno));
 		i = j;
 	}
@@ -249,12 +268,14 @@ static void deactivate(fs_runtime *rt, uint64_t *pages, uint64_t n)
 		uint8_t s = rt->state[pages[i]];
 		uint8_t dirty = (s & PS_MASK) == PS_DIRTY ? PF_DIRTYDATA : 0;
 		rt->state[pages[i]] = PS_CACHED | dirty | (s & PF_HASFAR);
+		rt->n_cached++;
 		fs_cache_push(rt, pages[i]);
 	}
 }
 
-/* Evict at most one batch, towards want_free free pages.  Returns pages evicted, or
- * with the clock possibly 0 after a pass that only deactivated pages (call again). */
+/* Evict at most one batch, towards want_free free pages.  Returns pages evicted, -1
+ * when the clock only deactivated pages this time (call again), 0 when nothing is
+ * evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 {
 	uint64_t freepg = fs_cache_free(rt);
@@ -262,33 +283,41 @@ int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 		return 0;
 	uint64_t want = FS_MIN(want_free - freepg, (uint64_t)FS_MAX(rt->cfg.reclaim_batch, 1u));
 	want = FS_MIN(want, (uint64_t)MAX_BATCH);
-	uint64_t victims[MAX_BATCH], passed[MAX_BATCH];
-	uint64_t nv = 0, np = 0;
-	/* The hand looks at no more than 2 x MAX_BATCH live entries per call. */
-	while (nv < want && np < MAX_BATCH && rt->fifo_head != rt->fifo_tail) {
-		uint64_t e = rt->fifo[rt->fifo_head++ % rt->fifo_cap];
-		if (!fifo_entry_live(rt, e))
-			continue;
-		uint64_t pg = e & FIFO_PAGE_MASK;
-		uint8_t k = rt->state[pg] & PS_MASK;
-		if (rt->clock && (k == PS_MAPPED || k == PS_DIRTY))
-			passed[np++] = pg; /* mapped: second chance */
-		else
-			victims[nv++] = pg;
+	uint64_t buf[MAX_BATCH];
+	uint64_t n = 0;
+	if (rt->clock) {
+		/* Keep the inactive list at a quarter of the budget (at least two batches):
+		 * long enough that a page in use is touched, and so reactivated, before the
+		 * hand reaches it there; short enough that few pages in use pay a minor
+		 * fault.  The kernel balances its lists the same way. */
+		uint64_t target = FS_MAX(rt->budget / 4, 2 * want);
+		while (rt->n_cached + n < target && n < MAX_BATCH &&
+		       rt->active.head != rt->active.tail) {
+			uint64_t e = rt->active.e[rt->active.head++ % rt->active.cap];
+			if (entry_live(rt, e) && (rt->state[e & FIFO_PAGE_MASK] & PS_MASK) != PS_CACHED)
+				buf[n++] = e & FIFO_PAGE_MASK;
+		}
+		if (n)
+			deactivate(rt, buf, n);
 	}
-	if (np)
-		deactivate(rt, passed, np);
-	if (!nv)
-		return np ? -1 : 0;
-	qsort(victims, nv, sizeof(victims[0]), cmp_u64);
-	for (uint64_t i = 0; i < nv;) {
+	int deactivated = n > 0;
+	n = 0;
+	while (n < want && rt->inactive.head != rt->inactive.tail) {
+		uint64_t e = rt->inactive.e[rt->inactive.head++ % rt->inactive.cap];
+		if (entry_live(rt, e))
+			buf[n++] = e & FIFO_PAGE_MASK;
+	}
+	if (!n)
+		return deactivated ? -1 : 0;
+	qsort(buf, n, sizeof(buf[0]), cmp_u64);
+	for (uint64_t i = 0; i < n;) {
 		uint64_t j = i + 1;
-		while (j < nv && victims[j] == victims[j - 1] + 1)
+		while (j < n && buf[j] == buf[j - 1] + 1)
 			j++;
-		evict_run(rt, victims[i], j - i);
+		evict_run(rt, buf[i], j - i);
 		i = j;
 	}
-	return (int)nv;
+	return (int)n;
 }
 
 /*

@@ -389,6 +389,8 @@ void fs_runtime_run_commands(fs_runtime *rt)
 			uint8_t s = rt->state[pg];
 			if (ps_is_local(s)) {
 				dropped++;
+				if ((s & PS_MASK) == PS_CACHED)
+					rt->n_cached--;
 				if ((s & PS_MASK) == PS_CACHED && (s & PF_PREFETCHED))
 					atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
 								  memory_order_relaxed);

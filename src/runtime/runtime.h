@@ -125,8 +125,14 @@ struct fs_runtime {
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
-	uint64_t *fifo;   /* ring of (page | gen << 56), in the order pages became local */
-	uint64_t fifo_cap, fifo_head, fifo_tail;
+	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and
+	 * the inactive list (pages in the page cache but unmapped: prefetched and not yet
+	 * touched, or deactivated by the clock).  With reclaim=fifo all go to inactive. */
+	struct fs_ring {
+		uint64_t *e;
+		uint64_t cap, head, tail;
+	} active, inactive;
+	uint64_t n_cached;  /* local pages in state CACHED (the inactive list's real size) */
 
 	/* Trace recording. */
 	pthread_mutex_t trace_mu;
@@ -150,7 +156,8 @@ void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...) __attribute__((format(
 /* reclaim.c */
 int fs_cache_init(fs_runtime *rt);
 void fs_cache_fini(fs_runtime *rt);
-void fs_cache_push(fs_runtime *rt, uint64_t page);   /* page became local */
+/* A page became local or changed state: queue it on the list its state belongs to. */
+void fs_cache_push(fs_runtime *rt, uint64_t page);
 /* Evict one batch towards want_free free pages: returns pages evicted, -1 when the
  * clock only deactivated pages this time, 0 when nothing is evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);

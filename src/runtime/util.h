@@ -34,9 +34,12 @@ static inline void fs_cpu_relax(void)
 #endif
 }
 
-/* mmap/munmap straight to the kernel, never through an interposed symbol. */
+/* mmap/munmap/madvise straight to the kernel, never through an interposed symbol: the
+ * preload shim interposes these for the program, and translates calls on far-memory
+ * ranges into runtime commands, which is exactly wrong for the runtime's own calls. */
 void *fs_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 int fs_sys_munmap(void *addr, size_t len);
+int fs_sys_madvise(void *addr, size_t len, int advice);
 
 /* Set to 1 by the runtime's own threads (the pager): the preload shim keeps every
  * allocation they make in local memory, since a runtime thread must never fault on
