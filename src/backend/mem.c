@@ -10,10 +10,14 @@
  *             per-CPU demand queue), else max(now, link_free);  link_free advances by
  *             every request's transfer time.
  *
- * Data is copied at submit time; the completion is held back until `due`.  The pager
- * treats a page as in flight until its completion, so a prefetch that arrives late
- * costs the program the remaining time, and one that arrives early costs nothing -
- * the behaviour of a real network backend, without its noise.
+ * A read's data is copied into its buffer when the read completes (at `due`, in
+ * poll), as a NIC's DMA would land it; writes are copied at submit (the contract: the
+ * bytes are taken when submit_write returns).  Copying reads at submit instead would
+ * charge every prefetch's copy to the demand fault that triggered it, which a real
+ * NIC does not.  The pager treats a page as in flight until its completion, so a
+ * prefetch that arrives late costs the program the remaining time, and one that
+ * arrives early costs nothing - the behaviour of a real network backend, without its
+ * noise.
  */
 #include "backend.h"
 #include "util.h"
@@ -26,6 +30,9 @@
 struct pending {
 	uint64_t tag;
 	uint64_t due;
+	uint64_t page; /* reads: copied into buf at completion */
+	void *buf;
+	uint32_t npages; /* 0 for writes */
 };
 
 struct mem_backend {
@@ -57,8 +64,11 @@ static int enqueue(struct mem_backend *m, const fs_io *io, uint64_t now)
 		start = FS_MAX(now, m->link_free);
 		m->link_free = start + xfer;
 	}
-	m->q[m->nq].tag = io->tag;
-	m->q[m->nq].due = start + m->latency_ns + xfer;
+	m->q[m->nq] = (struct pending){ .tag = io->tag,
+					.due = start + m->latency_ns + xfer,
+					.page = io->page,
+					.buf = io->buf,
+					.npages = 0 };
 	m->nq++;
 	return 1;
 }
@@ -94,8 +104,7 @@ static int mem_submit_read(fs_backend *b, const fs_io *ios, int n)
 			}
 		if (!enqueue(m, io, now))
 			break;
-		memcpy(io->buf, m->store + io->page * FS_PAGE_SIZE,
-		       (size_t)io->npages * FS_PAGE_SIZE);
+		m->q[m->nq - 1].npages = io->npages; /* copy at completion */
 	}
 	return i;
 }
@@ -130,6 +139,10 @@ static int mem_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
 		uint64_t earliest = UINT64_MAX;
 		for (int i = 0; i < m->nq && got < max;) {
 			if (m->q[i].due <= now) {
+				const struct pending *p = &m->q[i];
+				if (p->npages)
+					memcpy(p->buf, m->store + p->page * FS_PAGE_SIZE,
+					       (size_t)p->npages * FS_PAGE_SIZE);
 				out[got].tag = m->q[i].tag;
 				out[got].status = FS_OK;
 				got++;

@@ -165,7 +165,7 @@ static int jobject(jp *j, const char *prefix)
 		return -1;
 	j->s++;
 	for (;;) {
-		char key[64], full[64], val[96];
+		char key[64], full[160], val[96];
 		ws(j);
 		if (*j->s == '}') {
 			j->s++;
