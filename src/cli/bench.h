@@ -31,7 +31,10 @@ typedef struct bench_run {
 	/* results */
 	int done;
 	int status;             /* exit status, or 128+signal, or -1 timeout */
-	double seconds;         /* wall time of the child */
+	double seconds;         /* the workload's kernel time ("time: ... kernel X s" on its
+				 * stderr: the compute phase, without input generation, as
+				 * GAP times its kernels); the wall time if it printed none */
+	double wall_seconds;    /* wall time of the child */
 	char checksum[24];
 	int checksum_ok;        /* equals the plain run's checksum */
 	double normalised;      /* plain median / seconds */
@@ -44,6 +47,9 @@ typedef struct bench_run {
  * 128+signal, or -1 on timeout / failure to start; *seconds gets the wall time. */
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
 	       double timeout_s, double *seconds);
+/* The kernel time of a workload's "time: generate G s, kernel K s, ..." stderr line,
+ * or NaN if the file has none. */
+double bench_read_kernel_seconds(const char *path);
 /* The last "checksum: HEX" line of a file, or "" if none. */
 void bench_read_checksum(const char *path, char *out, size_t outlen);
 /* Flatten a JSON object file into kv; returns the count, or -1 if unreadable. */

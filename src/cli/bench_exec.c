@@ -94,6 +94,23 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 	return 128 + WTERMSIG(status);
 }
 
+double bench_read_kernel_seconds(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	double k = NAN;
+	if (!f)
+		return k;
+	while (fgets(line, sizeof line, f)) {
+		const char *p = strstr(line, "time: generate ");
+		double g, v;
+		if (p && sscanf(p, "time: generate %lf s, kernel %lf s", &g, &v) == 2)
+			k = v;
+	}
+	fclose(f);
+	return k;
+}
+
 void bench_read_checksum(const char *path, char *out, size_t outlen)
 {
 	FILE *f = fopen(path, "r");

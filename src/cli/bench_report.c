@@ -76,10 +76,10 @@ int bench_write_csv(const bench_plan *p)
 		fprintf(stderr, "farsight bench: cannot write %s\n", tmp);
 		return -1;
 	}
-	fprintf(f, "workload,size,kind,ratio,prefetch,rep,budget_bytes,seconds,normalised,status,checksum,checksum_ok");
+	fprintf(f, "workload,size,kind,ratio,prefetch,rep,budget_bytes,seconds,wall_seconds,normalised,status,checksum,checksum_ok");
 	/* stats keys that repeat one of our columns (prefetch) get a stats_ prefix */
 	static const char *ours[] = { "workload", "size", "kind", "ratio", "prefetch", "rep", "budget_bytes",
-				      "seconds", "normalised", "status", "checksum", "checksum_ok" };
+				      "seconds", "wall_seconds", "normalised", "status", "checksum", "checksum_ok" };
 	for (int j = 0; j < nk; j++) {
 		int clash = 0;
 		for (size_t o = 0; o < sizeof ours / sizeof ours[0]; o++)
@@ -94,8 +94,9 @@ int bench_write_csv(const bench_plan *p)
 		const bench_run *r = &p->runs[i];
 		if (!r->done)
 			continue;
-		fprintf(f, "%s,%s,%s,%d,%s,%d,%llu,%.4f,", r->workload, p->size, kind_name(r->kind), r->ratio,
-			r->prefetch, r->rep, (unsigned long long)r->budget, r->seconds);
+		fprintf(f, "%s,%s,%s,%d,%s,%d,%llu,%.4f,%.4f,", r->workload, p->size, kind_name(r->kind),
+			r->ratio, r->prefetch, r->rep, (unsigned long long)r->budget, r->seconds,
+			r->wall_seconds);
 		if (!isnan(r->normalised) && r->normalised > 0)
 			fprintf(f, "%.4f", r->normalised);
 		fprintf(f, ",%d,%s,%d", r->status, r->checksum, r->checksum_ok);
@@ -270,8 +271,10 @@ int bench_write_report(const bench_plan *p)
 		fprintf(f, "Thread placement: not pinned (`--cpu -1`); the pager and the workload may sit on "
 			   "different vCPUs, where each wake-up costs 40-50 us on this VM.\n\n");
 	fprintf(f, "Workloads: size `%s`, seed %s, graph %s, single-threaded.  %d repetition%s per "
-		   "configuration; medians.  Normalised performance = plain all-local time / time "
-		   "under far memory.  Local-memory ratio = budget / footprint, footprint = "
+		   "configuration; medians.  Times are the workloads' kernel times (the compute "
+		   "phase, without generating the input, as GAP times its kernels; wall times of "
+		   "whole processes are in results.csv).  Normalised performance = plain all-local "
+		   "time / time under far memory.  Local-memory ratio = budget / footprint, footprint = "
 		   "`local_mem_peak_bytes` of the all-local farsight run.  Timings on a shared "
 		   "machine are noisy: compare rows of one report, not across reports.\n\n",
 		p->size, p->seed, p->graph, p->reps, p->reps == 1 ? "" : "s");
