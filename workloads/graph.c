@@ -3,12 +3,113 @@
  * (see graph.h for the model).  The edge list is generated into two plain arrays,
  * turned into CSR by a counting pass, and freed: both phases are part of the
  * workload's footprint, as they are in GAP when it generates its input.
+ *
+ * With FARSIGHT_GRAPH_CACHE=DIR the CSR is saved to DIR after it is built and loaded
+ * from there by later runs with the same parameters, the way GAP benchmarks load a
+ * serialised graph instead of generating it.  `farsight bench` sets it: the CSR
+ * build's scattered writes are the input phase, not the kernel, and under far memory
+ * they cost minutes while the kernel takes seconds.  The file has a header with the
+ * parameters and sizes and is refused (and rebuilt) when it does not match.
  */
 #include "graph.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+struct cache_header {
+	char magic[8]; /* "FSGRAPH1" */
+	uint32_t kind, scale, degree, weighted;
+	uint64_t seed, n, m;
+};
+
+static void cache_path(char *out, size_t cap, const char *dir, wl_graph_kind kind, int scale,
+		       int degree, uint64_t seed, int weighted)
+{
+	snprintf(out, cap, "%s/%s-s%d-d%d-seed%llu%s.csr", dir, kind == WL_KRON ? "kron" : "urand",
+		 scale, degree, (unsigned long long)seed, weighted ? "-w" : "");
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t r = read(fd, p, len > (1u << 26) ? (1u << 26) : len);
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t r = write(fd, p, len > (1u << 26) ? (1u << 26) : len);
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Load a cached CSR; 0 on success, -1 if absent or not matching. */
+static int cache_load(wl_graph *g, const char *path, const struct cache_header *want)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct cache_header h;
+	if (read_all(fd, &h, sizeof h) || memcmp(h.magic, "FSGRAPH1", 8) || h.kind != want->kind ||
+	    h.scale != want->scale || h.degree != want->degree || h.weighted != want->weighted ||
+	    h.seed != want->seed || h.n != ((uint64_t)1 << h.scale)) {
+		close(fd);
+		return -1;
+	}
+	g->n = (uint32_t)h.n;
+	g->m = h.m;
+	g->offsets = wl_alloc((h.n + 1) * sizeof *g->offsets, "the CSR offsets");
+	g->neighbors = wl_alloc(h.m * sizeof *g->neighbors, "the CSR neighbour lists");
+	g->weights = h.weighted ? wl_alloc(h.m * sizeof *g->weights, "the CSR weights") : NULL;
+	int bad = read_all(fd, g->offsets, (h.n + 1) * sizeof *g->offsets) ||
+		  read_all(fd, g->neighbors, h.m * sizeof *g->neighbors) ||
+		  (g->weights && read_all(fd, g->weights, h.m * sizeof *g->weights)) ||
+		  g->offsets[h.n] != h.m;
+	close(fd);
+	if (bad) {
+		wl_graph_free(g);
+		return -1;
+	}
+	return 0;
+}
+
+static void cache_save(const wl_graph *g, const char *path, const struct cache_header *h)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "graph cache: cannot write %s: %s (continuing without)\n", tmp,
+			strerror(errno));
+		return;
+	}
+	struct cache_header out = *h;
+	out.m = g->m;
+	int bad = write_all(fd, &out, sizeof out) ||
+		  write_all(fd, g->offsets, ((size_t)g->n + 1) * sizeof *g->offsets) ||
+		  write_all(fd, g->neighbors, g->m * sizeof *g->neighbors) ||
+		  (g->weights && write_all(fd, g->weights, g->m * sizeof *g->weights));
+	if (close(fd) || bad || rename(tmp, path)) {
+		fprintf(stderr, "graph cache: cannot write %s (continuing without)\n", path);
+		unlink(tmp);
+	}
+}
 
 /* Graph500 / GAP Kronecker quadrant probabilities, as 32-bit thresholds so that one
  * 64-bit random number decides two recursion levels. */
@@ -49,8 +150,34 @@ int wl_graph_scale(const wl_args *a, int small_scale, int full_scale)
 	return a->size == WL_TINY ? 12 : a->size == WL_SMALL ? small_scale : full_scale;
 }
 
+static int graph_build(wl_graph *g, wl_graph_kind kind, int scale, int degree, uint64_t seed,
+		       int weighted);
+
 int wl_graph_generate(wl_graph *g, wl_graph_kind kind, int scale, int degree, uint64_t seed,
 		      int weighted)
+{
+	const char *dir = getenv("FARSIGHT_GRAPH_CACHE");
+	if (!dir || !*dir)
+		return graph_build(g, kind, scale, degree, seed, weighted);
+	char path[4096];
+	struct cache_header h = { .magic = "FSGRAPH1",
+				  .kind = (uint32_t)kind,
+				  .scale = (uint32_t)scale,
+				  .degree = (uint32_t)degree,
+				  .weighted = (uint32_t)weighted,
+				  .seed = seed,
+				  .n = (uint64_t)1 << scale };
+	cache_path(path, sizeof path, dir, kind, scale, degree, seed, weighted);
+	if (cache_load(g, path, &h) == 0)
+		return 0;
+	int rc = graph_build(g, kind, scale, degree, seed, weighted);
+	if (rc == 0)
+		cache_save(g, path, &h);
+	return rc;
+}
+
+static int graph_build(wl_graph *g, wl_graph_kind kind, int scale, int degree, uint64_t seed,
+		       int weighted)
 {
 	uint32_t n = 1u << scale;
 	uint64_t edges = (uint64_t)n * degree;
