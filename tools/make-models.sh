@@ -10,7 +10,9 @@
 #   models/<workload>.fsm  on that workload's traces (what `farsight bench --models
 #                          models` picks: DIR/<workload>.fsm)
 #   models/default.fsm     on all four workloads' traces (the policy's default)
-# Training is single-threaded and clock-free, so the same traces give the same files.
+# Training is single-threaded and clock-free, so the same traces give the same files; the
+# traces themselves depend on when asynchronous prefetches complete, so a fresh recording
+# gives a model of the same recipe, not necessarily the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${FARSIGHT_BIN:-build/farsight}
@@ -39,7 +41,9 @@ for wb in $PLAN; do
 			case $w in pagerank|sssp) gopt=(--graph "$g") ;; esac
 			echo "make-models: recording $w seed $s${gopt:+ graph $g} at $b" >&2
 			# a size-tiny run takes seconds; a stuck one fails the script, not hangs it
-			timeout -s KILL 300 "$REC_BIN" run --local-mem "$b" --prefetch readahead \
+			# --reclaim fifo: the reclaim the shipped models were recorded with (and the
+			# clock reclaim hangs at these budgets, docs/TUNING.md)
+			timeout -s KILL 300 "$REC_BIN" run --local-mem "$b" --reclaim fifo --prefetch readahead \
 				--quiet --record "$t" -- "$REC_BIN" workload "$w" --size tiny \
 				--seed "$s" "${gopt[@]}" >/dev/null ||
 				{ echo "make-models: recording $w seed $s failed or timed out" >&2; exit 1; }
