@@ -69,6 +69,7 @@ typedef struct fs_config {
 	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
 	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
 	char reclaim[16];          /* victim choice: clock or fifo */
+	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
 	uint32_t readahead_max;    /* readahead window cap, pages */
 	uint32_t lookahead;        /* predictor lookahead (oracle, farsight) */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */
@@ -142,6 +143,8 @@ typedef struct fs_stats {
 	uint64_t wasted_prefetches;  /* prefetched pages evicted or dropped untouched */
 	uint64_t evictions;          /* pages released by reclaim */
 	uint64_t reactivations;      /* pages touched again after the clock unmapped them */
+	uint64_t prefetches_mapped;  /* prefetched pages mapped at landing (prefetch_map=direct):
+				      * their touches are invisible, not counted as hits */
 	uint64_t writebacks;         /* dirty pages written to the backend */
 	uint64_t local_mem_budget_bytes;
 	uint64_t local_mem_peak_bytes;   /* peak bytes of far-memory pages held locally */

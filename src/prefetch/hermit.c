@@ -14,7 +14,9 @@
  * What the runtime adds when the policy asks for FS_POLICY_RT_ADAPTIVE_RECLAIM (the
  * pager's part, src/runtime/reclaim.c): the free-page reserve that background reclaim
  * keeps ahead of the faults is sized by feedback from the fault rate, so that bursts
- * of faults find free pages and the fault path (almost) never reclaims itself.  Which
+ * of faults find free pages and the fault path (almost) never reclaims itself; and
+ * FS_POLICY_RT_MAP_PREFETCHED: prefetched pages are mapped as they arrive, without a
+ * second fault on first touch (Hermit's swap-cache bypass).  Which
  * of Hermit's mechanisms are reproduced and which are not: docs/BASELINES.md.
  */
 #include "policy.h"
@@ -44,5 +46,5 @@ const fs_policy_ops fs_policy_hermit = {
 	.create = hermit_create,
 	.on_event = hermit_on_event,
 	.destroy = hermit_destroy,
-	.runtime_flags = FS_POLICY_RT_ADAPTIVE_RECLAIM,
+	.runtime_flags = FS_POLICY_RT_ADAPTIVE_RECLAIM | FS_POLICY_RT_MAP_PREFETCHED,
 };

@@ -39,6 +39,9 @@ typedef struct fs_policy_ops {
 /* Size the free-page reserve (reclaim watermarks) by feedback from the fault rate, as
  * Hermit sizes its reclaim work; see reclaim.c. */
 #define FS_POLICY_RT_ADAPTIVE_RECLAIM 1u
+/* Map prefetched pages as they arrive (Hermit's swap-cache bypass), whatever the
+ * prefetch_map setting says. */
+#define FS_POLICY_RT_MAP_PREFETCHED 2u
 
 struct fs_policy {
 	const fs_policy_ops *ops;

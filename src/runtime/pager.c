@@ -247,6 +247,19 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 			if (s & PF_WAITER) {
 				rt->n_waiting--;
 				install(rt, pg, (s & PF_WAITER_W) != 0);
+			} else if (rt->map_prefetched && (s & PF_PREFETCHED)) {
+				/* Mapped on arrival: its first touch costs nothing, but is not
+				 * seen either (Hermit's swap-cache bypass). */
+				install(rt, pg, 0);
+				atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1,
+							  memory_order_relaxed);
+				/* The prefetcher is told of an assumed hit, as the kernel's
+				 * readahead counts a bypassed page: its window depends on it. */
+				fs_event ev = { .page = pg,
+						.time_ns = fs_now_ns() - rt->start_ns,
+						.kind = FS_EV_HIT };
+				uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+				rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
 				rt->n_cached++;

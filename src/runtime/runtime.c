@@ -144,6 +144,11 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			(unsigned long long)cfg->arena_size);
 		return FS_EINVAL;
 	}
+	if (strcmp(cfg->prefetch_map, "fault") && strcmp(cfg->prefetch_map, "direct")) {
+		fs_errf(err, errlen, "unknown prefetch_map '%s'; use fault or direct",
+			cfg->prefetch_map);
+		return FS_EINVAL;
+	}
 	if (strcmp(cfg->reclaim, "clock") && strcmp(cfg->reclaim, "fifo")) {
 		fs_errf(err, errlen, "unknown reclaim '%s'; use clock or fifo", cfg->reclaim);
 		return FS_EINVAL;
@@ -294,6 +299,8 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
+	rt->map_prefetched = !strcmp(cfg->prefetch_map, "direct") ||
+			     (rt->pol->ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED);
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);

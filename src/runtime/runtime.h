@@ -63,6 +63,7 @@ struct fs_latency {
 struct fs_counters {
 	_Atomic uint64_t faults, demand_fetches, zero_fills, wp_faults, prefetches_issued,
 		prefetch_hits, late_hits, wasted_prefetches, evictions, writebacks, reactivations,
+		prefetches_mapped,
 		far_bytes_read, far_bytes_written, policy_ns, policy_events, peak_pages;
 };
 
@@ -123,6 +124,7 @@ struct fs_runtime {
 	int clock;                     /* reclaim = clock: second chance by unmapping */
 	uint64_t base_free_low, base_free_high; /* the configured reserve */
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
+	int map_prefetched;            /* map prefetched pages at landing (prefetch_map=direct) */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
 	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and

@@ -71,6 +71,8 @@ static const struct setting table[] = {
 	  "reclaim starts when fewer local pages than this are free"),
 	S(free_high_pages, U32, "128", "--free-high", "reclaim stops when this many are free"),
 	S(reclaim_batch, U32, "32", NULL, "pages evicted per reclaim step"),
+	S(prefetch_map, STR, "fault", "--prefetch-map",
+	  "prefetched pages: fault (mapped on first touch: a hit the prefetcher sees) or direct (mapped on arrival: no fault, no hit seen)"),
 	S(reclaim, STR, "clock", "--reclaim",
 	  "victim choice: clock (second chance: unmap, evict if not touched again) or fifo"),
 	S(readahead_max, U32, "8", "--readahead-max", "readahead window cap, pages"),

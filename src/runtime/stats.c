@@ -56,6 +56,7 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	s->evictions = LOAD(evictions);
 	s->writebacks = LOAD(writebacks);
 	s->reactivations = LOAD(reactivations);
+	s->prefetches_mapped = LOAD(prefetches_mapped);
 	s->far_bytes_read = LOAD(far_bytes_read);
 	s->far_bytes_written = LOAD(far_bytes_written);
 	s->local_mem_budget_bytes = rt->budget * FS_PAGE_SIZE;
@@ -149,6 +150,7 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	U(evictions);
 	U(writebacks);
 	U(reactivations);
+	U(prefetches_mapped);
 	D(accuracy);
 	D(coverage);
 	U(local_mem_budget_bytes);
