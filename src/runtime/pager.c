@@ -260,6 +260,8 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 						.kind = FS_EV_HIT };
 				uint64_t cand[FS_POLICY_MAX_CANDIDATES];
 				rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
+				fs_cache_push_front(rt, pg);
+				continue;
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
 				rt->n_cached++;

@@ -69,7 +69,9 @@ int fs_cache_init(fs_runtime *rt)
 	rt->base_free_high = rt->free_high;
 	/* Every push bumps the page's generation, so a ring holds at most one live entry
 	 * per local page plus stale ones, which compaction removes when it fills. */
-	uint64_t cap = rt->budget * 2 + 4096;
+	uint64_t cap = 4096; /* a power of two, so positions stay contiguous across wrap */
+	while (cap < rt->budget * 2 + 4096)
+		cap <<= 1;
 	if (ring_init(&rt->active, cap) || ring_init(&rt->inactive, cap))
 		return FS_ENOMEM;
 	return FS_OK;
@@ -109,6 +111,23 @@ static void ring_compact(fs_runtime *rt, struct fs_ring *r)
 			r->e[out++ % r->cap] = e;
 	}
 	r->tail = out;
+}
+
+/* Queue a page at the front of its list, first in line for the clock: a prefetched
+ * page mapped on arrival has not been used yet, like a readahead page that the kernel
+ * puts on its inactive list. */
+void fs_cache_push_front(fs_runtime *rt, uint64_t page)
+{
+	uint8_t k = rt->state[page] & PS_MASK;
+	struct fs_ring *r = (rt->clock && k != PS_CACHED) ? &rt->active : &rt->inactive;
+	rt->gen[page]++;
+	if (r->tail - r->head == r->cap)
+		ring_compact(rt, r);
+	if (r->tail - r->head == r->cap)
+		fs_pager_fatal(rt, "reclaim queue overflow (%llu pages); this is a bug",
+			       (unsigned long long)r->cap);
+	r->head--; /* unsigned wrap is fine: positions are taken modulo cap */
+	r->e[r->head % r->cap] = page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
 }
 
 void fs_cache_push(fs_runtime *rt, uint64_t page)

@@ -160,6 +160,7 @@ int fs_cache_init(fs_runtime *rt);
 void fs_cache_fini(fs_runtime *rt);
 /* A page became local or changed state: queue it on the list its state belongs to. */
 void fs_cache_push(fs_runtime *rt, uint64_t page);
+void fs_cache_push_front(fs_runtime *rt, uint64_t page); /* first in line for reclaim */
 /* Evict one batch towards want_free free pages: returns pages evicted, -1 when the
  * clock only deactivated pages this time, 0 when nothing is evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);
