@@ -9,6 +9,10 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+case "$BUILD" in *san*)
+	echo "skip: a sanitizer build of the preload library cannot be preloaded into uninstrumented programs"
+	exit 0 ;;
+esac
 FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
