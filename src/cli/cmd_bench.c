@@ -160,6 +160,22 @@ static void add_run(bench_plan *p, int kind, const char *w, int ratio, const cha
 	r->rep = rep;
 }
 
+/* mkdir -p: the --out folder and its parents. */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *c = buf + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -1;
+		*c = '/';
+	}
+	return mkdir(buf, 0755);
+}
+
 int fs_cmd_bench(int argc, char **argv)
 {
 	bench_plan p = { .size = "small", .seed = "1", .graph = "kron", .cpu = 0, .reps = 3 };
@@ -307,7 +323,7 @@ int fs_cmd_bench(int argc, char **argv)
 
 	char logs[1024];
 	snprintf(logs, sizeof logs, "%s/logs", p.out_dir);
-	if (!dry && ((mkdir(p.out_dir, 0755) && errno != EEXIST) || (mkdir(logs, 0755) && errno != EEXIST))) {
+	if (!dry && ((mkdir_p(p.out_dir) && errno != EEXIST) || (mkdir(logs, 0755) && errno != EEXIST))) {
 		fprintf(stderr, "farsight bench: cannot create %s: %s\n", logs, strerror(errno));
 		return 1;
 	}
