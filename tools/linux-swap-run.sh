@@ -41,7 +41,7 @@ parse_size() {
 		n = s + 0; u = toupper(substr(s, match(s, /[KkMmGgTt]/), 1))
 		if (u == "K") n *= 1024; else if (u == "M") n *= 1048576
 		else if (u == "G") n *= 1073741824; else if (u == "T") n *= 1099511627776
-		printf "%d\n", n }'
+		printf "%.0f\n", n }'
 }
 
 limit="" swap="" cluster="" json="" swap_size="8G" swap_dir="/var/tmp"
@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || die_usage "no program given after --"
 limit_bytes=$(parse_size "$limit") || die_usage "--limit '$limit' is not a size (e.g. 268435456, 256M, 1.5G)"
-[ "$limit_bytes" -ge 4194304 ] || die_usage "--limit $limit is below 4 MiB; the program could not even start"
+[ "$limit_bytes" -ge 1048576 ] || die_usage "--limit $limit is below 1 MiB; the program could not even start"
 swap_bytes=$(parse_size "$swap_size") || die_usage "--swap-size '$swap_size' is not a size"
 case "$swap" in zram|file) ;; *) die_usage "--swap must be zram or file, not '$swap'" ;; esac
 case "$cluster" in [0-9]|[1-9][0-9]) ;; *) die_usage "--page-cluster must be a small integer (3 = 8-page window, 0 = no readahead), not '$cluster'" ;; esac
@@ -194,16 +194,16 @@ report=$( {
 		printf "  \"page_cluster\": %d,\n  \"readahead_max_pages\": %d,\n", cluster, 2 ^ cluster
 		printf "  \"vma_ra_enabled\": \"%s\",\n", vma_ra
 		printf "  \"wall_seconds\": %.6f,\n", wall
-		printf "  \"local_mem_budget_bytes\": %d,\n", limit
-		printf "  \"local_mem_peak_bytes\": %d,\n", peak
+		printf "  \"local_mem_budget_bytes\": %.0f,\n", limit
+		printf "  \"local_mem_peak_bytes\": %.0f,\n", peak
 		printf "  \"faults\": %d,\n", s["pgfault"]
 		printf "  \"demand_fetches\": %d,\n", maj
 		printf "  \"prefetches_issued\": %d,\n", ra
 		printf "  \"prefetch_hits\": %d,\n", hit
 		printf "  \"wasted_prefetches\": %d,\n", wasted
 		printf "  \"writebacks\": %d,\n", d("pswpout")
-		printf "  \"far_bytes_read\": %d,\n", d("pswpin") * 4096
-		printf "  \"far_bytes_written\": %d,\n", d("pswpout") * 4096
+		printf "  \"far_bytes_read\": %.0f,\n", d("pswpin") * 4096
+		printf "  \"far_bytes_written\": %.0f,\n", d("pswpout") * 4096
 		printf "  \"accuracy\": %.6f,\n", acc
 		printf "  \"coverage\": %.6f,\n", cov
 		printf "  \"swap_ins\": %d,\n", d("pswpin")

@@ -18,7 +18,10 @@ typedef struct bench_kv {
 } bench_kv;
 
 /* Kinds of run: the plain all-local baseline, farsight with a huge budget (footprint
- * and runtime overhead), a trace recording for the oracle, a far-memory measurement. */
+ * and runtime overhead), a trace recording for the oracle, a far-memory measurement.
+ * The kernel baseline (prefetch "linux-swap", "linux-swap-ra0") is a RUN_FAR too: the
+ * plain workload under tools/linux-swap-run.sh, so tables and plots treat it as one
+ * more prefetcher (docs/BENCH.md). */
 enum { RUN_PLAIN = 0, RUN_HUGE = 1, RUN_RECORD = 2, RUN_FAR = 3 };
 
 typedef struct bench_run {
@@ -38,15 +41,23 @@ typedef struct bench_run {
 	char checksum[24];
 	int checksum_ok;        /* equals the plain run's checksum */
 	double normalised;      /* plain median / seconds */
+	long maxrss_kb;         /* the child's peak RSS (wait4), for plain runs' overhead */
+	int skipped;            /* not run: linux-swap unavailable here (plan.swap_skip) */
 	int n_kv;
 	bench_kv kv[BENCH_MAX_KV];
 } bench_run;
 
 /* Run argv (argv[0] a path) with stdout to out_path and stderr to err_path, pinned to
- * `cpu` (-1: not pinned), killed after timeout_s.  Returns the exit status (0..255),
- * 128+signal, or -1 on timeout / failure to start; *seconds gets the wall time. */
+ * `cpu` (-1: not pinned), killed after timeout_s: with SIGKILL at once if term_grace_s
+ * is 0, else SIGTERM first and SIGKILL term_grace_s later (linux-swap-run.sh tears its
+ * swap device and cgroup down on SIGTERM, not on SIGKILL).  Returns the exit status
+ * (0..255), 128+signal, or -1 on timeout / failure to start; *seconds gets the wall
+ * time, *maxrss_kb (if not NULL) the child's peak RSS in KiB. */
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
-	       double timeout_s, double *seconds);
+	       double timeout_s, double term_grace_s, double *seconds, long *maxrss_kb);
+/* The page-cluster of a kernel-baseline configuration name: 3 for "linux-swap", 0 for
+ * "linux-swap-ra0"; -1 for a farsight prefetcher. */
+int bench_linux_swap_cluster(const char *prefetch);
 /* The kernel time of a workload's "time: generate G s, kernel K s, ..." stderr line,
  * or NaN if the file has none. */
 double bench_read_kernel_seconds(const char *path);
@@ -73,6 +84,8 @@ typedef struct bench_plan {
 	bench_run *runs;
 	int n_runs;
 	double started;           /* wall clock, for the report */
+	const char *swap_script;  /* tools/linux-swap-run.sh, if a linux-swap config is asked */
+	char swap_skip[256];      /* why linux-swap was skipped here ("" if it ran) */
 } bench_plan;
 
 double bench_median(double *v, int n);

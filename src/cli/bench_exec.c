@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,8 +37,17 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int bench_linux_swap_cluster(const char *prefetch)
+{
+	if (!strcmp(prefetch, "linux-swap"))
+		return 3;
+	if (!strcmp(prefetch, "linux-swap-ra0"))
+		return 0;
+	return -1;
+}
+
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
-	       double timeout_s, double *seconds)
+	       double timeout_s, double term_grace_s, double *seconds, long *maxrss_kb)
 {
 	double t0 = now();
 	pid_t pid = fork();
@@ -63,9 +73,11 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 	}
 	setpgid(pid, pid); /* both sides set it: no race with an early kill */
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	int status = 0, timed_out = 0;
+	int status = 0, timed_out = 0, killed = 0;
+	struct rusage ru;
+	memset(&ru, 0, sizeof ru);
 	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+		pid_t r = wait4(pid, &status, WNOHANG, &ru);
 		if (r == pid)
 			break;
 		if (r < 0 && errno != EINTR)
@@ -73,7 +85,17 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 		double left = timeout_s - (now() - t0);
 		if (left <= 0 && !timed_out) {
 			timed_out = 1;
+			if (term_grace_s > 0) {
+				kill(-pid, SIGTERM);
+			} else {
+				kill(-pid, SIGKILL);
+				killed = 1;
+			}
+			continue;
+		}
+		if (timed_out && !killed && left <= -term_grace_s) {
 			kill(-pid, SIGKILL);
+			killed = 1;
 			continue;
 		}
 		if (pfd >= 0) {
@@ -85,6 +107,8 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 		}
 	}
 	*seconds = now() - t0;
+	if (maxrss_kb)
+		*maxrss_kb = ru.ru_maxrss;
 	if (pfd >= 0)
 		close(pfd);
 	if (timed_out)

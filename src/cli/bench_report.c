@@ -34,8 +34,11 @@ double bench_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static const char *kind_name(int k)
+static const char *kind_name(const bench_run *r)
 {
+	int k = r->kind;
+	if (k == RUN_HUGE && bench_linux_swap_cluster(r->prefetch) >= 0)
+		return "all-local-linux-swap";
 	return k == RUN_PLAIN ? "plain" : k == RUN_HUGE ? "all-local-farsight" : k == RUN_RECORD ? "record" : "far";
 }
 
@@ -94,7 +97,7 @@ int bench_write_csv(const bench_plan *p)
 		const bench_run *r = &p->runs[i];
 		if (!r->done)
 			continue;
-		fprintf(f, "%s,%s,%s,%d,%s,%d,%llu,%.4f,%.4f,", r->workload, p->size, kind_name(r->kind),
+		fprintf(f, "%s,%s,%s,%d,%s,%d,%llu,%.4f,%.4f,", r->workload, p->size, kind_name(r),
 			r->ratio, r->prefetch, r->rep, (unsigned long long)r->budget, r->seconds,
 			r->wall_seconds);
 		if (!isnan(r->normalised) && r->normalised > 0)
@@ -279,9 +282,26 @@ int bench_write_report(const bench_plan *p)
 		   "machine are noisy: compare rows of one report, not across reports.\n\n",
 		p->size, p->seed, p->graph, p->reps, p->reps == 1 ? "" : "s");
 
-	int failed = 0;
+	int failed = 0, has_swap = 0;
 	for (int i = 0; i < p->n_runs; i++)
 		failed += p->runs[i].done && !p->runs[i].checksum_ok;
+	for (int k = 0; k < p->n_prefetch; k++)
+		has_swap |= bench_linux_swap_cluster(p->prefetch[k]) >= 0;
+	if (has_swap && *p->swap_skip)
+		fprintf(f, "**linux-swap skipped**: the kernel baseline could not run on this machine: %s.  "
+			   "Its columns are empty; this is not a failure (tools/linux-swap-run.sh needs root "
+			   "and a cgroup v1 memory controller, docs/BASELINES.md).\n\n",
+			p->swap_skip);
+	else if (has_swap)
+		fprintf(f, "linux-swap (the kernel baseline, docs/BASELINES.md): the plain workload, without "
+			   "farsight, under `tools/linux-swap-run.sh --swap file --page-cluster 3` "
+			   "(`linux-swap-ra0`: page-cluster 0, no swap readahead), pinned like the other runs, in "
+			   "a cgroup v1 memory cgroup whose limit is the same budget plus the cgroup's overhead "
+			   "(what the all-local linux-swap run held beyond the footprint: stack, libraries' "
+			   "data, small allocations, page cache; at least 1 MiB); the limit is "
+			   "`local_mem_budget_bytes` in results.csv.  Demand fetches are its major faults, "
+			   "prefetches the swap readahead pages (/proc/vmstat, system-wide: exact while "
+			   "nothing else swaps).\n\n");
 
 	for (int wi = 0; wi < p->n_workloads; wi++) {
 		const char *w = p->workloads[wi];
@@ -289,6 +309,8 @@ int bench_write_report(const bench_plan *p)
 		double plain = med(p, w, RUN_PLAIN, 0, "", V_SECONDS, NULL, &n_ok, NULL);
 		double huge = med(p, w, RUN_HUGE, 0, "none", V_SECONDS, NULL, NULL, NULL);
 		double foot = med(p, w, RUN_HUGE, 0, "none", V_KEY, "local_mem_peak_bytes", NULL, NULL);
+		double swap_all = med(p, w, RUN_HUGE, 0, "linux-swap", V_SECONDS, NULL, NULL, NULL);
+		double swap_peak = med(p, w, RUN_HUGE, 0, "linux-swap", V_KEY, "local_mem_peak_bytes", NULL, NULL);
 		const char *ref = "";
 		for (int i = 0; i < p->n_runs; i++)
 			if (p->runs[i].workload == w && p->runs[i].kind == RUN_PLAIN && p->runs[i].status == 0) {
@@ -304,6 +326,15 @@ int bench_write_report(const bench_plan *p)
 		fprintf(f, "All-local: plain %s; under farsight with a huge budget %s (normalised %s). "
 			   "Footprint %s. Checksum `%s`.\n\n",
 			a, b, c, d, *ref ? ref : "(no successful plain run)");
+		if (!isnan(swap_all)) {
+			fmt_num(a, sizeof a, swap_all, "%.2f s");
+			fmt_num(b, sizeof b, plain / swap_all, "%.3f");
+			fmt_num(c, sizeof c, swap_peak / 1048576.0, "%.1f MiB");
+			fmt_num(d, sizeof d, (swap_peak - foot) / 1048576.0, "%.1f MiB");
+			fprintf(f, "All-local under linux-swap-run.sh (16G limit): %s (normalised %s); cgroup peak %s, "
+				   "overhead beyond the footprint %s (added to each linux-swap budget).\n\n",
+				a, b, c, d);
+		}
 
 		fprintf(f, "Median normalised performance:\n\n| local mem |");
 		for (int k = 0; k < p->n_prefetch; k++)
@@ -354,7 +385,7 @@ int bench_write_report(const bench_plan *p)
 			const bench_run *r = &p->runs[i];
 			if (!r->done || r->checksum_ok)
 				continue;
-			fprintf(f, "| %s | %s | %d%% | %s | %d | %s | `%s` |\n", r->workload, kind_name(r->kind),
+			fprintf(f, "| %s | %s | %d%% | %s | %d | %s | `%s` |\n", r->workload, kind_name(r),
 				r->ratio, *r->prefetch ? r->prefetch : "-", r->rep,
 				r->status == -1 ? "timeout" : r->status ? "exit status" : "checksum mismatch",
 				r->checksum);

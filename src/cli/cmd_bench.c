@@ -12,6 +12,14 @@
  *      --reps runs of `farsight run --local-mem BUDGET --prefetch P --stats-json F --
  *      farsight-workloads W ...` (the program `farsight workload` execs; see below).  The oracle first gets a trace recorded at the same
  *      budget with --prefetch none (the run it replays).
+ *   4. the kernel baseline, when --prefetch names linux-swap (or linux-swap-ra0): one
+ *      all-local run of the plain workload under tools/linux-swap-run.sh with a 16G
+ *      limit (the memory the cgroup charges it beyond the footprint: stack, libraries'
+ *      data, small allocations, page cache), then per ratio runs with a cgroup v1
+ *      memory limit of the same budget plus that overhead, a swapfile and
+ *      vm.page-cluster 3 (0); its farsight-named stats JSON is read like the others'.
+ *      Where the script cannot run (exit 3: no root, no cgroup v1) it is skipped, with
+ *      a note in the report.
  * Every run's checksum is compared with the plain one; a mismatch, a crash or a timeout
  * is a failure in the report and makes the exit status 1.  Runs are sequential (the
  * machine has 2 vCPUs) and by default pinned to one CPU together with the pager thread
@@ -52,7 +60,9 @@ static void usage(FILE *f)
 		"  --workloads LIST  comma-separated (default mcf,xgboost,pagerank,sssp)\n"
 		"  --ratios LIST     local memory, percent of footprint (default 30,50,80,90)\n"
 		"  --prefetch LIST   prefetchers (default: every one the runtime has; farsight only\n"
-		"                    with --models)\n"
+		"                    with --models); linux-swap (linux-swap-ra0: page-cluster 0)\n"
+		"                    adds the kernel baseline, tools/linux-swap-run.sh (needs root\n"
+		"                    and cgroup v1; skipped otherwise)\n"
 		"  --reps N          repetitions per configuration (default 3); medians reported\n"
 		"  --size S          workload size (default small)\n"
 		"  --seed N, --graph G   passed to the workloads (defaults 1, kron)\n"
@@ -278,12 +288,13 @@ int fs_cmd_bench(int argc, char **argv)
 		if ((p.n_prefetch = split_list(pf_arg, p.prefetch, 16, "prefetchers")) < 0)
 			return 2;
 		for (int i = 0; i < p.n_prefetch; i++)
-			if (!fs_policy_find(p.prefetch[i])) {
+			if (bench_linux_swap_cluster(p.prefetch[i]) < 0 && !fs_policy_find(p.prefetch[i])) {
 				char list[256] = "";
 				for (const char *const *n = fs_policy_names(); *n; n++)
 					snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
 						 *list ? ", " : "", *n);
-				return fs_cli_usage_error("bench: unknown prefetcher '%s'; choose from: %s",
+				return fs_cli_usage_error("bench: unknown prefetcher '%s'; choose from: %s, "
+							  "or the kernel baselines linux-swap, linux-swap-ra0",
 							  p.prefetch[i], list);
 			}
 	} else {
@@ -302,8 +313,12 @@ int fs_cmd_bench(int argc, char **argv)
 	for (int i = 0; i < p.n_prefetch; i++)
 		has_oracle |= !strcmp(p.prefetch[i], "oracle");
 
+	int has_swap = 0;
+	for (int i = 0; i < p.n_prefetch; i++)
+		has_swap |= bench_linux_swap_cluster(p.prefetch[i]) >= 0;
+
 	/* the plan */
-	int per_wl = 2 * p.reps + p.n_ratios * (p.n_prefetch * p.reps + has_oracle);
+	int per_wl = 2 * p.reps + has_swap + p.n_ratios * (p.n_prefetch * p.reps + has_oracle);
 	p.runs = calloc((size_t)per_wl * p.n_workloads, sizeof *p.runs);
 	if (!p.runs)
 		return fs_cli_usage_error("bench: out of memory for the plan");
@@ -312,6 +327,8 @@ int fs_cmd_bench(int argc, char **argv)
 			add_run(&p, RUN_PLAIN, p.workloads[w], 0, "", r + 1);
 		for (int r = 0; r < p.reps; r++)
 			add_run(&p, RUN_HUGE, p.workloads[w], 0, "none", r + 1);
+		if (has_swap) /* the kernel baseline's all-local run: its overhead */
+			add_run(&p, RUN_HUGE, p.workloads[w], 0, "linux-swap", 1);
 		for (int k = 0; k < p.n_ratios; k++) {
 			if (has_oracle)
 				add_run(&p, RUN_RECORD, p.workloads[w], p.ratios[k], "none", 1);
@@ -338,6 +355,21 @@ int fs_cmd_bench(int argc, char **argv)
 		return fs_cli_usage_error("bench: cannot run %s (%s); build it with `make workloads`", wl_bin,
 					  strerror(errno));
 
+	/* The kernel baseline's script: next to the binaries' folder, or the env override. */
+	char swap_script[1100];
+	if (has_swap) {
+		const char *env = getenv("FARSIGHT_LINUX_SWAP_SCRIPT");
+		if (env && *env)
+			snprintf(swap_script, sizeof swap_script, "%s", env);
+		else
+			snprintf(swap_script, sizeof swap_script, "%s/../tools/linux-swap-run.sh", fs_cli_bindir());
+		if (access(swap_script, X_OK) != 0)
+			return fs_cli_usage_error("bench: linux-swap needs the script %s, which cannot be run (%s); "
+						  "set FARSIGHT_LINUX_SWAP_SCRIPT to tools/linux-swap-run.sh",
+						  swap_script, strerror(errno));
+		p.swap_script = swap_script;
+	}
+
 	fprintf(stderr, "bench: %d runs (%d workloads x %d ratios x %d prefetchers x %d reps, plus baselines), "
 			"size %s, %s, results in %s\n",
 		p.n_runs, p.n_workloads, p.n_ratios, p.n_prefetch, p.reps, p.size,
@@ -355,6 +387,7 @@ int fs_cmd_bench(int argc, char **argv)
 
 	/* per-workload state as the loop goes */
 	double plain_median = NAN, huge_footprint = 0, run_timeout = timeout ? timeout : 600;
+	double swap_overhead = NAN; /* the cgroup's peak beyond the footprint, all-local */
 	char ref[24] = "";
 	const char *cur = NULL;
 	int failures = 0;
@@ -363,6 +396,7 @@ int fs_cmd_bench(int argc, char **argv)
 		if (r->workload != cur) {
 			cur = r->workload;
 			plain_median = NAN;
+			swap_overhead = NAN;
 			huge_footprint = 0;
 			ref[0] = 0;
 		}
@@ -385,6 +419,7 @@ int fs_cmd_bench(int argc, char **argv)
 			int n = 0;
 			for (int k = 0; k < i; k++)
 				if (p.runs[k].workload == cur && p.runs[k].kind == RUN_HUGE &&
+				    !strcmp(p.runs[k].prefetch, "none") &&
 				    !isnan(bench_kv_num(&p.runs[k], "local_mem_peak_bytes")))
 					f[n++] = bench_kv_num(&p.runs[k], "local_mem_peak_bytes");
 			huge_footprint = n ? bench_median(f, n) : 0;
@@ -395,6 +430,17 @@ int fs_cmd_bench(int argc, char **argv)
 		}
 
 		char base[1200], out[1300], err[1300], json[1300], trace[1300], budget[32], cpu[16];
+		char limit[48], swap_size[32], cluster[16];
+		int swap_cluster = r->kind == RUN_FAR || r->kind == RUN_HUGE ? bench_linux_swap_cluster(r->prefetch) : -1;
+		if (swap_cluster >= 0 && r->kind == RUN_FAR && isnan(swap_overhead) && !dry) {
+			for (int k = 0; k < i; k++)
+				if (p.runs[k].workload == cur && p.runs[k].kind == RUN_HUGE && p.runs[k].checksum_ok &&
+				    bench_linux_swap_cluster(p.runs[k].prefetch) >= 0)
+					swap_overhead = fmax(0, bench_kv_num(&p.runs[k], "local_mem_peak_bytes") -
+								huge_footprint);
+			if (isnan(swap_overhead))
+				swap_overhead = 0;
+		}
 		snprintf(base, sizeof base, "%s/%s-%s-r%d-%s-%d", logs, r->workload,
 			 r->kind == RUN_PLAIN ? "plain" : r->kind == RUN_HUGE ? "local" : r->kind == RUN_RECORD ? "record" : "far",
 			 r->ratio, *r->prefetch ? r->prefetch : "plain", r->rep);
@@ -406,6 +452,28 @@ int fs_cmd_bench(int argc, char **argv)
 			snprintf(budget, sizeof budget, "<%d%%-of-footprint>", r->ratio);
 		else
 			snprintf(budget, sizeof budget, "%llu", (unsigned long long)r->budget);
+		if (swap_cluster >= 0) {
+			/* The cgroup charges the whole process, farsight's budget only its far
+			 * memory: the limit is the budget plus what the all-local linux-swap
+			 * run's cgroup held beyond the footprint (stack, libraries' data, small
+			 * allocations, page cache), so both keep the same share of the
+			 * far-memory pages.  At least the script's floor, 1 MiB. */
+			double extra = r->kind == RUN_HUGE || isnan(swap_overhead) ? 0 : swap_overhead;
+			uint64_t lim = r->kind == RUN_HUGE ? (uint64_t)16 << 30 :
+				r->budget + ((uint64_t)ceil(extra / FS_PAGE_SIZE)) * FS_PAGE_SIZE;
+			if (lim < (1u << 20))
+				lim = 1u << 20;
+			/* room for the whole footprint and the rest, twice, in whole MiB */
+			uint64_t ss = ((uint64_t)(2 * (huge_footprint + extra)) >> 20) + 256;
+			if (dry) {
+				snprintf(limit, sizeof limit, r->kind == RUN_HUGE ? "16G" : "<budget+overhead>");
+				snprintf(swap_size, sizeof swap_size, "<2x-footprint+256M>");
+			} else {
+				snprintf(limit, sizeof limit, "%llu", (unsigned long long)lim);
+				snprintf(swap_size, sizeof swap_size, "%lluM", (unsigned long long)ss);
+			}
+			snprintf(cluster, sizeof cluster, "%d", swap_cluster);
+		}
 		snprintf(cpu, sizeof cpu, "%d", p.cpu);
 		char model[1200] = "";
 		int skip = 0;
@@ -416,11 +484,30 @@ int fs_cmd_bench(int argc, char **argv)
 			skip = 1;
 		}
 
+		if (swap_cluster >= 0 && *p.swap_skip) {
+			r->skipped = 1;
+			continue;
+		}
+
 		char *av[48];
 		int ac = 0;
-		if (r->kind != RUN_PLAIN)
+		if (swap_cluster >= 0) {
+			/* the kernel baseline: no farsight; pinned like the others by bench_exec's
+			 * affinity, which the script and the workload inherit */
+			av[ac++] = (char *)p.swap_script;
+			av[ac++] = "--limit";
+			av[ac++] = limit;
+			av[ac++] = "--swap";
+			av[ac++] = "file";
+			av[ac++] = "--page-cluster";
+			av[ac++] = cluster;
+			av[ac++] = "--swap-size";
+			av[ac++] = swap_size;
+			av[ac++] = "--json";
+			av[ac++] = json;
+			av[ac++] = "--";
+		} else if (r->kind != RUN_PLAIN) {
 			av[ac++] = bin;
-		if (r->kind != RUN_PLAIN) {
 			av[ac++] = "run";
 			av[ac++] = "--local-mem";
 			av[ac++] = r->kind == RUN_HUGE ? HUGE_BUDGET : budget;
@@ -469,7 +556,32 @@ int fs_cmd_bench(int argc, char **argv)
 		if (skip)
 			continue;
 		unlink(json);
-		r->status = bench_exec(av, out, err, p.cpu, run_timeout, &r->wall_seconds);
+		/* linux-swap gets SIGTERM on a timeout and a minute to swapoff and remove its
+		 * cgroup before SIGKILL */
+		r->status = bench_exec(av, out, err, p.cpu, run_timeout, swap_cluster >= 0 ? 60 : 0,
+				       &r->wall_seconds, &r->maxrss_kb);
+		if (swap_cluster >= 0 && r->status == 3) {
+			/* exit 3: this machine cannot run the kernel baseline (no root, no
+			 * cgroup v1): skip every linux-swap run, not a failure */
+			char why[200] = "";
+			FILE *ef = fopen(err, "r");
+			if (ef) {
+				char line[512];
+				while (fgets(line, sizeof line, ef)) {
+					char *s = strstr(line, "SKIP: ");
+					if (s) {
+						s[strcspn(s, "\n")] = 0;
+						snprintf(why, sizeof why, "%s", s + 6);
+					}
+				}
+				fclose(ef);
+			}
+			snprintf(p.swap_skip, sizeof p.swap_skip, "%s", *why ? why : "linux-swap-run.sh exited 3 (skip)");
+			fprintf(stderr, "bench: skipping the linux-swap baseline on this machine: %s (see %s)\n",
+				p.swap_skip, err);
+			r->skipped = 1;
+			continue;
+		}
 		r->done = 1;
 		/* Time the workload's kernel, not its input generation (see bench.h). */
 		double kernel = bench_read_kernel_seconds(err);
@@ -478,6 +590,16 @@ int fs_cmd_bench(int argc, char **argv)
 		if (r->kind != RUN_PLAIN) {
 			int n = bench_read_json(json, r->kv, BENCH_MAX_KV);
 			r->n_kv = n > 0 ? n : 0;
+		}
+		if (swap_cluster >= 0) {
+			/* 1: the program failed, its own status is in the JSON; 2/4: the
+			 * script's usage or set-up error (a failure, see the err file) */
+			double st = bench_kv_num(r, "exit_status");
+			if (r->status == 1 && !isnan(st) && st != 0)
+				r->status = (int)st;
+			if (r->status == 2 || r->status == 4)
+				fprintf(stderr, "bench:   linux-swap-run.sh could not set up the run (exit %d)\n",
+					r->status);
 		}
 		if (r->kind == RUN_PLAIN && r->status == 0 && !*ref)
 			snprintf(ref, sizeof ref, "%s", r->checksum);
@@ -488,7 +610,8 @@ int fs_cmd_bench(int argc, char **argv)
 			r->normalised = NAN; /* filled in by the report from the median */
 		if (!r->checksum_ok)
 			failures++;
-		if (r->kind == RUN_HUGE && r->checksum_ok && isnan(bench_kv_num(r, "local_mem_peak_bytes"))) {
+		if (r->kind == RUN_HUGE && swap_cluster < 0 && r->checksum_ok &&
+		    isnan(bench_kv_num(r, "local_mem_peak_bytes"))) {
 			fprintf(stderr, "bench: %s: the all-local farsight run left no local_mem_peak_bytes in %s; "
 					"cannot size the budgets\n", r->workload, json);
 			r->checksum_ok = 0;
@@ -502,7 +625,7 @@ int fs_cmd_bench(int argc, char **argv)
 			snprintf(left, sizeof left, "?");
 		else
 			fmt_dur(e, left, sizeof left);
-		fprintf(stderr, "bench: run %d of %d: %-8s %-6s ratio %3d%% %-9s rep %d: %7.2f s",
+		fprintf(stderr, "bench: run %d of %d: %-8s %-6s ratio %3d%% %-14s rep %d: %7.2f s",
 			i + 1, p.n_runs, r->workload,
 			r->kind == RUN_PLAIN ? "plain" : r->kind == RUN_HUGE ? "local" : r->kind == RUN_RECORD ? "record" : "far",
 			r->ratio, *r->prefetch ? r->prefetch : "-", r->rep, r->seconds);
