@@ -7,13 +7,7 @@
 # (FARSIGHT_LINUX_SWAP_SCRIPT) that exits 3, and a missing script is a clear error.
 # Nothing is left behind: no swap device, no farsight-swap cgroup.
 set -u
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-case "$BUILD" in *san*)
-	echo "skip: a sanitizer build of the preload library cannot be preloaded into uninstrumented programs"
-	exit 0 ;;
-esac
-FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0

@@ -7,13 +7,7 @@
 # whose file is damaged is refused before the program starts touching far memory, with
 # a message naming the file.  Each run is bounded (a hung runtime fails the test).
 set -u
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-case "$BUILD" in *san*)
-	echo "skip: a sanitizer build of the preload library cannot be preloaded into uninstrumented programs"
-	exit 0 ;;
-esac
-FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0

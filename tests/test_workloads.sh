@@ -13,13 +13,7 @@
 #     skipped, with a message, without one.
 #  Until `farsight run` exists, part 2 is skipped with a message (exit 0).
 set -u
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-case "$BUILD" in *san*)
-	echo "skip: a sanitizer build of the preload library cannot be preloaded into uninstrumented programs"
-	exit 0 ;;
-esac
-FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
+. "$(dirname "$0")/lib.sh"
 WL_BIN=$(dirname "$FARSIGHT_BIN")/farsight-workloads
 WORKLOADS="mcf xgboost pagerank sssp"
 tmp=$(mktemp -d)
