@@ -113,10 +113,9 @@ static void ring_compact(fs_runtime *rt, struct fs_ring *r)
 	r->tail = out;
 }
 
-/* Queue a page at the front of its list, first in line for the clock: a prefetched
- * page mapped on arrival has not been used yet, like a readahead page that the kernel
- * puts on its inactive list. */
-void fs_cache_push_front(fs_runtime *rt, uint64_t page)
+/* The list a page belongs on, with room for one more entry; bumps the page's
+ * generation, so its older entries, on either list, are stale from now on. */
+static struct fs_ring *ring_for_push(fs_runtime *rt, uint64_t page)
 {
 	uint8_t k = rt->state[page] & PS_MASK;
 	struct fs_ring *r = (rt->clock && k != PS_CACHED) ? &rt->active : &rt->inactive;
@@ -126,21 +125,23 @@ void fs_cache_push_front(fs_runtime *rt, uint64_t page)
 	if (r->tail - r->head == r->cap)
 		fs_pager_fatal(rt, "reclaim queue overflow (%llu pages); this is a bug",
 			       (unsigned long long)r->cap);
-	r->head--; /* unsigned wrap is fine: positions are taken modulo cap */
-	r->e[r->head % r->cap] = page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
+	return r;
 }
 
 void fs_cache_push(fs_runtime *rt, uint64_t page)
 {
-	uint8_t k = rt->state[page] & PS_MASK;
-	struct fs_ring *r = (rt->clock && k != PS_CACHED) ? &rt->active : &rt->inactive;
-	rt->gen[page]++; /* the page's older entries, on either list, are stale now */
-	if (r->tail - r->head == r->cap)
-		ring_compact(rt, r);
-	if (r->tail - r->head == r->cap)
-		fs_pager_fatal(rt, "reclaim queue overflow (%llu pages); this is a bug",
-			       (unsigned long long)r->cap);
+	struct fs_ring *r = ring_for_push(rt, page);
 	r->e[r->tail++ % r->cap] = page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
+}
+
+/* Queue a page at the front of its list, first in line for the clock: a prefetched
+ * page mapped on arrival has not been used yet, like a readahead page that the kernel
+ * puts on its inactive list. */
+void fs_cache_push_front(fs_runtime *rt, uint64_t page)
+{
+	struct fs_ring *r = ring_for_push(rt, page);
+	r->head--; /* wraps correctly: cap is a power of two */
+	r->e[r->head % r->cap] = page | ((uint64_t)rt->gen[page] << FIFO_GEN_SHIFT);
 }
 
 int fs_punch(fs_runtime *rt, uint64_t page, uint64_t npages)
