@@ -155,7 +155,7 @@ TEST(many_requests_in_flight)
 	b->ops->close(b);
 }
 
-TEST(demand_read_not_behind_prefetches)
+TEST(demand_read_during_prefetch_load)
 {
 	char err[256] = "";
 	fs_backend *b = client(srv.port, NULL, err, sizeof(err));
@@ -358,7 +358,7 @@ int main(void)
 	}
 	RUN(write_then_read_back_runs);
 	RUN(many_requests_in_flight);
-	RUN(demand_read_not_behind_prefetches);
+	RUN(demand_read_during_prefetch_load);
 	RUN(demand_read_after_write_sees_the_write);
 	RUN(clients_cannot_read_each_others_pages);
 	RUN(full_server_says_far_memory_full);
