@@ -475,7 +475,8 @@ void *fs_pager_main(void *arg)
 		work += land_completions(rt, rt->n_waiting ? 2000 : 0);
 		if (atomic_load(&rt->cmd_pending))
 			fs_runtime_run_commands(rt);
-		fs_reclaim_feedback(rt, fs_now_ns());
+		if (rt->adaptive)
+			fs_reclaim_feedback(rt, fs_now_ns());
 		/* Background reclaim, one batch at a time, only when no thread waits. */
 		if (!rt->n_waiting && fs_cache_free(rt) < rt->free_low) {
 			fs_reclaim(rt, rt->free_high);

@@ -351,8 +351,6 @@ int fs_reclaim(fs_runtime *rt, uint64_t want_free)
 #define RESERVE_MS 2.0
 void fs_reclaim_feedback(fs_runtime *rt, uint64_t now)
 {
-	if (!rt->adaptive)
-		return;
 	if (!rt->rate_window_start) {
 		rt->rate_window_start = now;
 		rt->rate_window_faults = atomic_load_explicit(&rt->c.faults, memory_order_relaxed);

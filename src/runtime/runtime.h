@@ -164,7 +164,7 @@ void fs_cache_push_front(fs_runtime *rt, uint64_t page); /* first in line for re
 /* Evict one batch towards want_free free pages: returns pages evicted, -1 when the
  * clock only deactivated pages this time, 0 when nothing is evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);
-void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit) */
+void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit); call only if rt->adaptive */
 static inline uint64_t fs_cache_free(const fs_runtime *rt)
 {
 	return rt->local >= rt->budget ? 0 : rt->budget - rt->local;
