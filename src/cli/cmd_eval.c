@@ -4,6 +4,7 @@
  * (src/prefetch/replay.c), deterministically, so policies compare without timing noise.
  */
 #include "cli.h"
+#include "util.h"
 #include "farsight.h"
 #include "replay.h"
 #include "synth.h"
@@ -35,20 +36,6 @@ static void usage(FILE *f)
 		"  --delay N         a prefetch arrives N events after it is issued (default 2);\n"
 		"                    hits before that count as late\n"
 		"  --json FILE       also write the results as JSON\n");
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
 }
 
 int fs_cmd_eval(int argc, char **argv)
@@ -108,7 +95,7 @@ int fs_cmd_eval(int argc, char **argv)
 	}
 	if (jf) {
 		fprintf(jf, "{\"trace\": ");
-		json_str(jf, trace);
+		fs_json_str(jf, trace);
 		fprintf(jf, ", \"events\": %zu, \"lookahead\": %u", n, lookahead);
 	}
 	int status = 0;
@@ -148,7 +135,7 @@ int fs_cmd_eval(int argc, char **argv)
 		       r.ns_per_event, r.lookahead);
 		if (jf) {
 			fprintf(jf, ", \"model\": {\"path\": ");
-			json_str(jf, model);
+			fs_json_str(jf, model);
 			fprintf(jf, ", \"k\": %u, \"vocab\": \"%s\", \"top1\": %.6f, \"top3\": %.6f, "
 				    "\"tokens\": {\"ordinal\": %llu, \"delta\": %llu, \"new\": %llu, "
 				    "\"start\": %llu}, \"future_map_bytes\": %llu, \"lookahead_accuracy\": [",
@@ -245,7 +232,7 @@ int fs_cmd_eval(int argc, char **argv)
 			       r.policy_ns_per_event);
 			if (jf) {
 				fprintf(jf, "%s{\"policy\": ", first ? "" : ", ");
-				json_str(jf, name);
+				fs_json_str(jf, name);
 				fprintf(jf, ", \"misses\": %llu, \"resident_hits\": %llu, "
 					    "\"prefetch_hits\": %llu, \"late_hits\": %llu, "
 					    "\"prefetches\": %llu, \"wasted\": %llu, \"unused_at_end\": %llu, "

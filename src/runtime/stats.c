@@ -112,20 +112,6 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		s->inference_ns_per_event);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path)
 {
 	char tmp[600];
@@ -134,9 +120,9 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	if (!f)
 		return FS_EIO;
 	fprintf(f, "{\n  \"prefetch\": ");
-	json_str(f, cfg->prefetch);
+	fs_json_str(f, cfg->prefetch);
 	fprintf(f, ",\n  \"backend\": ");
-	json_str(f, cfg->backend);
+	fs_json_str(f, cfg->backend);
 #define U(k) fprintf(f, ",\n  \"" #k "\": %llu", (unsigned long long)s->k)
 #define D(k) fprintf(f, ",\n  \"" #k "\": %.6g", s->k)
 	U(faults);

@@ -42,6 +42,20 @@ void fs_log(int level, const char *fmt, ...)
 	(void)unused;
 }
 
+void fs_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 const char *fs_strerror(int err)
 {
 	switch (err) {

@@ -9,11 +9,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 /* snprintf into an error buffer (NULL-safe). */
 void fs_errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Write s as a JSON string literal (quotes, escapes) to f. */
+void fs_json_str(FILE *f, const char *s);
 
 /* The one logging function: "farsight: <message>" on stderr, written with one write(2)
  * so lines of concurrent processes do not interleave.  level 0 = error, 1 = info,
