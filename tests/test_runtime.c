@@ -212,12 +212,65 @@ static void stress(const char *policy)
 
 TEST(stress_every_policy)
 {
-	static const char *policies[] = { "none", "readahead", "leap", "hermit" };
+	/* farsight with the shipped default model (models/default.fsm, relative to the
+	 * repository root where tests run): its pages are mapped on arrival and its
+	 * predictions chained through assumed hits, so this churns that path too. */
+	static const char *policies[] = { "none", "readahead", "leap", "hermit", "farsight" };
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
 		fs_config cfg = base_config(100 * 4096, policies[i]);
 		(void)cfg;
 		stress(policies[i]);
 	}
+}
+
+/* Faults taken by one sequential pass over 1536 far pages under farsight with the
+ * default model and chain depth `lookahead` (0: no chain); checks every word. */
+static uint64_t scan_faults(uint32_t lookahead, uint64_t *mapped)
+{
+	fs_config cfg = base_config(512 * 4096, "farsight");
+	cfg.lookahead = lookahead;
+	fs_runtime *rt;
+	char err[256];
+	if (fs_runtime_start(&cfg, &rt, err, sizeof(err))) {
+		fprintf(stderr, "  farsight: %s\n", err);
+		CHECK(0);
+		return 0;
+	}
+	size_t pages = 2048, words = pages * 4096 / 8;
+	uint64_t *a = fs_alloc(rt, pages * 4096);
+	CHECK(a != NULL);
+	for (size_t i = 0; i < words; i++)
+		a[i] = pattern(i, 7);
+	/* The budget holds a quarter of the pages: the first 1536 are far now. */
+	fs_stats s0, s1;
+	fs_stats_get(rt, &s0);
+	size_t bad = 0;
+	for (size_t i = 0; i < words * 3 / 4; i++)
+		bad += a[i] != pattern(i, 7);
+	fs_stats_get(rt, &s1);
+	CHECK_EQ_U64(bad, 0);
+	*mapped = s1.prefetches_mapped - s0.prefetches_mapped;
+	fs_runtime_stop(rt);
+	uint64_t f = s1.faults - s0.faults;
+	fprintf(stderr, "  chain depth %u: %llu faults (%llu demand fetches, %llu late hits), "
+		"%llu pages mapped on arrival\n", lookahead, (unsigned long long)f,
+		(unsigned long long)(s1.demand_fetches - s0.demand_fetches),
+		(unsigned long long)(s1.late_hits - s0.late_hits), (unsigned long long)*mapped);
+	return f;
+}
+
+TEST(farsight_chain_runs_ahead_of_a_scan)
+{
+	/* Without a chain each fault yields one prediction's pages (a few), so the scan
+	 * keeps touching pages that are missing or still in flight; with it, each page
+	 * mapped on arrival predicts the next ones, and the scan finds more of them
+	 * mapped.  Measured: ~760 faults without, ~415 with (counts, not times). */
+	uint64_t mapped0, mapped7;
+	uint64_t f0 = scan_faults(0, &mapped0);
+	uint64_t f7 = scan_faults(7, &mapped7);
+	CHECK(mapped0 > 0);
+	CHECK(mapped7 > mapped0);
+	CHECK(f7 * 5 < f0 * 4);
 }
 
 TEST(bad_settings_are_refused)
@@ -254,6 +307,7 @@ int main(void)
 	RUN(clean_pages_are_not_written_back);
 	RUN(discard_and_free_give_zeros);
 	RUN(stress_every_policy);
+	RUN(farsight_chain_runs_ahead_of_a_scan);
 	RUN(bad_settings_are_refused);
 	return TEST_EXIT();
 }

@@ -250,4 +250,8 @@ const fs_policy_ops fs_policy_farsight = {
 	.on_event = fsp_on_event,
 	.mem_bytes = fsp_mem_bytes,
 	.destroy = fsp_destroy,
+	/* Mapped on arrival, predictions chained through assumed hits: a prefetch hit
+	 * costs a ~6-11 us minor fault in user space (docs/TUNING.md), so seeing every
+	 * hit costs more than the model gains (docs/MODEL.md, "Hits without faults"). */
+	.runtime_flags = FS_POLICY_RT_MAP_PREFETCHED | FS_POLICY_RT_CHAIN,
 };

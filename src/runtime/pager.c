@@ -49,13 +49,23 @@
 #define MSG_BATCH 64
 #define DONE_BATCH 256
 
-/* Tags of backend reads: first page, run length and kind packed in 64 bits. */
+/* Tags of backend reads, 64 bits: first page (40), run length - 1 (8), the event
+ * thread whose prediction asked for it (12), its chain depth (3), prefetch (1).  The
+ * thread and depth let a page mapped on arrival continue its thread's prediction
+ * chain (see assumed_hits). */
 static uint64_t make_tag(uint64_t page, uint32_t n, int prefetch)
 {
 	return page | ((uint64_t)(n - 1) << 40) | ((uint64_t)prefetch << 63);
 }
+_Static_assert(FS_MAX_THREADS == 1 << 12, "tags carry the thread in 12 bits");
 static uint64_t tag_page(uint64_t t) { return t & ((1ull << 40) - 1); }
 static uint32_t tag_npages(uint64_t t) { return (uint32_t)((t >> 40) & 0xff) + 1; }
+static uint64_t tag_chain(uint16_t thread, uint32_t depth)
+{
+	return ((uint64_t)(thread & (FS_MAX_THREADS - 1)) << 48) | ((uint64_t)(depth & 7) << 60);
+}
+static uint16_t tag_thread(uint64_t t) { return (uint16_t)((t >> 48) & (FS_MAX_THREADS - 1)); }
+static uint32_t tag_depth(uint64_t t) { return (uint32_t)((t >> 60) & 7); }
 
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 {
@@ -85,26 +95,42 @@ static void uffd_wake(fs_runtime *rt, uint64_t page)
 		fs_log(2, "UFFDIO_WAKE page %llu: %s", (unsigned long long)page, strerror(errno));
 }
 
-/* Map a page that is in the page cache into the app view.  EEXIST means a racing
- * thread's fault already mapped it; EAGAIN means the address space is changing:
- * retry (both are normal, see peers.md). */
-static void install(fs_runtime *rt, uint64_t page, int write)
+/* Map n pages that are in the page cache into the app view, one ioctl (a run of
+ * prefetched pages mapped on arrival costs one system call, not n).  EEXIST means a
+ * racing thread's fault already mapped a page; EAGAIN means the address space is
+ * changing: retry (both are normal, see peers.md).  A run that fails part-way is
+ * redone page by page, where EEXIST then marks the pages already done. */
+static void install_range(fs_runtime *rt, uint64_t page, uint64_t n, int write)
 {
 	struct uffdio_continue c = {
 		.range = { .start = (uint64_t)(uintptr_t)rt->app + page * FS_PAGE_SIZE,
-			   .len = FS_PAGE_SIZE },
+			   .len = n * FS_PAGE_SIZE },
 		.mode = (rt->have_wp && !write) ? UFFDIO_CONTINUE_MODE_WP : 0,
 	};
 	for (int tries = 0;; tries++) {
-		if (ioctl(rt->uffd, UFFDIO_CONTINUE, &c) == 0 || errno == EEXIST)
+		if (ioctl(rt->uffd, UFFDIO_CONTINUE, &c) == 0 || (n == 1 && errno == EEXIST))
 			break;
-		if (errno == EAGAIN && tries < 1000)
+		if (errno == EAGAIN && tries < 1000) {
+			c.mapped = 0;
 			continue;
+		}
+		if (n > 1) {
+			for (uint64_t k = 0; k < n; k++)
+				install_range(rt, page + k, 1, write);
+			return;
+		}
 		fs_pager_fatal(rt, "UFFDIO_CONTINUE of page %llu failed: %s",
 			       (unsigned long long)page, strerror(errno));
 	}
-	uint8_t s = rt->state[page] & PF_HASFAR;
-	rt->state[page] = s | (write || !rt->have_wp ? PS_DIRTY : PS_MAPPED);
+	for (uint64_t k = 0; k < n; k++) {
+		uint8_t s = rt->state[page + k] & PF_HASFAR;
+		rt->state[page + k] = s | (write || !rt->have_wp ? PS_DIRTY : PS_MAPPED);
+	}
+}
+
+static void install(fs_runtime *rt, uint64_t page, int write)
+{
+	install_range(rt, page, 1, write);
 }
 
 static uint16_t thread_index(fs_runtime *rt, pid_t tid)
@@ -173,8 +199,10 @@ static void submit_reads(fs_runtime *rt, fs_io *ios, int n)
 	rt->inflight_reads += n;
 }
 
-/* Ask the policy for candidates after an event and issue them as prefetches. */
-static void prefetch_after(fs_runtime *rt, const fs_event *ev)
+/* Ask the policy for candidates after an event and issue them as prefetches.  depth:
+ * 0 for an event the program raised, k+1 for a page mapped on arrival whose request
+ * had depth k (the chain of assumed hits since the last real event). */
+static void prefetch_after(fs_runtime *rt, const fs_event *ev, uint32_t depth)
 {
 	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
 	uint64_t t0 = fs_now_ns();
@@ -199,14 +227,15 @@ static void prefetch_after(fs_runtime *rt, const fs_event *ev)
 		fs_io *last = nio ? &ios[nio - 1] : NULL;
 		if (last && last->page + last->npages == pg && last->npages < 256) {
 			last->npages++;
-			last->tag = make_tag(last->page, last->npages, 1);
+			last->tag = make_tag(last->page, last->npages, 1) |
+				    tag_chain(ev->thread, depth);
 			continue;
 		}
 		ios[nio].page = pg;
 		ios[nio].npages = 1;
 		ios[nio].flags = FS_IO_PREFETCH;
 		ios[nio].buf = rt->alias + pg * FS_PAGE_SIZE;
-		ios[nio].tag = make_tag(pg, 1, 1);
+		ios[nio].tag = make_tag(pg, 1, 1) | tag_chain(ev->thread, depth);
 		nio++;
 	}
 	if (!nio)
@@ -216,6 +245,11 @@ static void prefetch_after(fs_runtime *rt, const fs_event *ev)
 		pages += ios[i].npages;
 	atomic_fetch_add_explicit(&rt->c.prefetches_issued, pages, memory_order_relaxed);
 	submit_reads(rt, ios, nio);
+}
+
+static int direct_mappable(uint8_t s)
+{
+	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
 }
 
 /* Land backend read completions. */
@@ -239,28 +273,54 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 		rt->inflight_reads--;
 		uint64_t page = tag_page(done[i].tag);
 		uint32_t np = tag_npages(done[i].tag);
+		uint32_t mapped_to = 0; /* pages [k, mapped_to) were mapped as one run */
 		for (uint32_t k = 0; k < np; k++) {
 			uint64_t pg = page + k;
 			uint8_t s = rt->state[pg];
-			if ((s & PS_MASK) != PS_FETCH)
+			if (k < mapped_to) {
+				s = PS_FETCH | PF_PREFETCHED; /* mapped with the run below */
+			} else if ((s & PS_MASK) != PS_FETCH) {
 				continue; /* discarded while in flight */
+			}
 			if (s & PF_WAITER) {
 				rt->n_waiting--;
 				install(rt, pg, (s & PF_WAITER_W) != 0);
 			} else if (rt->map_prefetched && (s & PF_PREFETCHED)) {
 				/* Mapped on arrival: its first touch costs nothing, but is not
-				 * seen either (Hermit's swap-cache bypass). */
-				install(rt, pg, 0);
+				 * seen either (Hermit's swap-cache bypass).  The pages of the
+				 * run that follow and are mapped on arrival too go with it. */
+				if (k >= mapped_to) {
+					uint32_t e = k + 1;
+					while (e < np && direct_mappable(rt->state[page + e]))
+						e++;
+					install_range(rt, pg, e - k, 0);
+					mapped_to = e;
+				}
 				atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1,
 							  memory_order_relaxed);
 				/* The prefetcher is told of an assumed hit, as the kernel's
 				 * readahead counts a bypassed page: its window depends on it. */
 				fs_event ev = { .page = pg,
 						.time_ns = fs_now_ns() - rt->start_ns,
+						.thread = tag_thread(done[i].tag),
 						.kind = FS_EV_HIT };
-				uint64_t cand[FS_POLICY_MAX_CANDIDATES];
-				rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
-				fs_cache_push_front(rt, pg);
+				if (!rt->chain) {
+					/* Unused yet: first in line for the clock, like a
+					 * readahead page on the kernel's inactive list. */
+					uint64_t cand[1];
+					rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
+					fs_cache_push_front(rt, pg);
+					continue;
+				}
+				/* A chain: the policy predicts onward from here, after this
+				 * landing, from assumed_hits; the page is queued as in use. */
+				if (rt->n_assumed < FS_ASSUMED_MAX)
+					rt->assumed[rt->n_assumed++] =
+						(struct fs_assumed){ pg, ev.thread,
+								     (uint8_t)tag_depth(done[i].tag) };
+				else
+					rt->pol->ops->on_event(rt->pol, &ev, &ev.page, 0);
+				fs_cache_push(rt, pg);
 				continue;
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
@@ -411,6 +471,8 @@ static void finish_waiters(fs_runtime *rt)
 
 extern void fs_runtime_run_commands(fs_runtime *rt);
 
+static int assumed_hits(fs_runtime *rt);
+
 static int read_faults(fs_runtime *rt)
 {
 	struct uffd_msg msgs[MSG_BATCH];
@@ -430,11 +492,47 @@ static int read_faults(fs_runtime *rt)
 	/* 1. demand reads first ... */
 	if (nd)
 		submit_reads(rt, demand, nd);
-	/* 2. ... then the prefetcher, while they are in flight. */
+	/* 2. ... then the prefetcher, while they are in flight: first the pages that were
+	 * mapped on arrival while these faults were handled (they came first), then the
+	 * faults. */
+	assumed_hits(rt);
 	for (int i = 0; i < nev; i++) {
 		record(rt, &evs[i]);
-		prefetch_after(rt, &evs[i]);
+		prefetch_after(rt, &evs[i], 0);
 	}
+	return n;
+}
+
+/* Pages mapped on arrival (prefetch_map direct or auto with hermit or farsight) are
+ * touched without a fault, so the prefetcher never sees their hits.  A policy that
+ * predicts onward from hits (FS_POLICY_RT_CHAIN: the FarSight model) is fed each as an
+ * assumed hit, in arrival order, on the thread whose prediction fetched it, and the
+ * pages it predicts from there are issued with the chain depth one more, up to
+ * `lookahead` (at most 7) deep since the last event the program really raised.  So
+ * its predictions keep running ahead of the program instead of stopping one
+ * prediction after each fault, and a wrong guess cannot run away: the chain ends at
+ * that depth, and a real miss starts a new one.  Run from the main loop (and before
+ * a batch's faults go to the policy: these pages arrived first), not from landing,
+ * because issuing lands completions. */
+static int assumed_hits(fs_runtime *rt)
+{
+	int n = 0;
+	uint32_t max_depth = rt->cfg.lookahead < 7 ? rt->cfg.lookahead : 7;
+	/* Issuing may land more completions, which append here: walk by index. */
+	for (; n < rt->n_assumed; n++) {
+		struct fs_assumed a = rt->assumed[n];
+		fs_event ev = { .page = a.page,
+				.time_ns = fs_now_ns() - rt->start_ns,
+				.thread = a.thread,
+				.kind = FS_EV_HIT };
+		if (a.depth < max_depth) {
+			prefetch_after(rt, &ev, a.depth + 1u);
+		} else {
+			uint64_t cand[1];
+			rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
+		}
+	}
+	rt->n_assumed = 0;
 	return n;
 }
 
@@ -473,6 +571,7 @@ void *fs_pager_main(void *arg)
 		/* While a thread waits, spin on the backend in short slices so new faults
 		 * are still read promptly. */
 		work += land_completions(rt, rt->n_waiting ? 2000 : 0);
+		work += assumed_hits(rt);
 		if (atomic_load(&rt->cmd_pending))
 			fs_runtime_run_commands(rt);
 		if (rt->adaptive)

@@ -144,8 +144,9 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			(unsigned long long)cfg->arena_size);
 		return FS_EINVAL;
 	}
-	if (strcmp(cfg->prefetch_map, "fault") && strcmp(cfg->prefetch_map, "direct")) {
-		fs_errf(err, errlen, "unknown prefetch_map '%s'; use fault or direct",
+	if (strcmp(cfg->prefetch_map, "auto") && strcmp(cfg->prefetch_map, "fault") &&
+	    strcmp(cfg->prefetch_map, "direct")) {
+		fs_errf(err, errlen, "unknown prefetch_map '%s'; use auto, fault or direct",
 			cfg->prefetch_map);
 		return FS_EINVAL;
 	}
@@ -299,8 +300,11 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
+	/* auto: as the policy asks (hermit and farsight map on arrival, the rest fault). */
 	rt->map_prefetched = !strcmp(cfg->prefetch_map, "direct") ||
-			     (rt->pol->ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED);
+			     (!strcmp(cfg->prefetch_map, "auto") &&
+			      (rt->pol->ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED));
+	rt->chain = (rt->pol->ops->runtime_flags & FS_POLICY_RT_CHAIN) != 0;
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);

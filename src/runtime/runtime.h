@@ -116,6 +116,14 @@ struct fs_runtime {
 		int hit;
 	} waiters[FS_MAX_THREADS];
 	int n_waiters;
+	/* Pages mapped on arrival, not yet fed to the prefetcher (pager.c, assumed_hits). */
+#define FS_ASSUMED_MAX 1024
+	struct fs_assumed {
+		uint64_t page;
+		uint16_t thread;
+		uint8_t depth;
+	} assumed[FS_ASSUMED_MAX];
+	int n_assumed;
 
 	/* Local cache (reclaim.c). */
 	uint64_t budget;  /* pages */
@@ -124,7 +132,8 @@ struct fs_runtime {
 	int clock;                     /* reclaim = clock: second chance by unmapping */
 	uint64_t base_free_low, base_free_high; /* the configured reserve */
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
-	int map_prefetched;            /* map prefetched pages at landing (prefetch_map=direct) */
+	int map_prefetched;            /* map prefetched pages at landing (prefetch_map) */
+	int chain;                     /* FS_POLICY_RT_CHAIN: assumed hits continue predictions */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
 	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and
