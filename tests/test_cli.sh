@@ -66,4 +66,15 @@ cp "$tmp/t.fst" "$tmp/bad.fst"; printf '\x55' | dd of="$tmp/bad.fst" bs=1 seek=2
 expect_error 1 "checksum mismatch" -- trace info "$tmp/bad.fst"
 echo "garbage" > "$tmp/junk.fst"
 expect_error 1 "not a farsight trace" -- trace info "$tmp/junk.fst"
+
+# bench: a prefetcher entry may carry settings (POLICY+SETTING=VALUE), checked up front
+expect_error 2 "not 'nosuch=1'" -- bench --prefetch farsight+nosuch=1 --out "$tmp/b" --dry-run
+expect_error 2 "'abc' is not a non-negative number" -- bench --prefetch farsight+min_prob=abc --out "$tmp/b" --dry-run
+expect_error 2 "unknown prefetcher 'magic'" -- bench --prefetch magic+min_prob=1 --out "$tmp/b" --dry-run
+plan=$("$BIN" bench --workloads mcf --ratios 30 --prefetch farsight,farsight+prefetch_map=fault+min_prob=0.2 \
+	--models models --reps 1 --size tiny --dry-run --out "$tmp/b" 2>&1)
+if grep -q -- "--prefetch farsight --prefetch-map fault --min-prob 0.2 --stats-json" <<<"$plan" &&
+   [ "$(grep -c -- "--prefetch farsight --stats-json" <<<"$plan")" = 1 ]; then
+	echo "ok   bench variant farsight+prefetch_map=fault+min_prob=0.2 runs farsight with those flags"
+else echo "FAIL: bench variant plan: $(grep -- '--prefetch farsight' <<<"$plan")"; fail=1; fi
 exit $fail

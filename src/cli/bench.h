@@ -58,6 +58,15 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 /* The page-cluster of a kernel-baseline configuration name: 3 for "linux-swap", 0 for
  * "linux-swap-ra0"; -1 for a farsight prefetcher. */
 int bench_linux_swap_cluster(const char *prefetch);
+/* A prefetcher entry is a policy name, optionally with settings of `farsight run`:
+ * "farsight+prefetch_map=fault" runs farsight with --prefetch-map fault, so two
+ * configurations of one policy stand side by side in one bench.  bench_policy_is
+ * compares the policy part; bench_variant_check says what is wrong with an entry
+ * (0, or FS_EINVAL with a sentence); bench_variant_args appends the entry's flags and
+ * values to av (pointing into buf, which must outlive av). */
+int bench_policy_is(const char *entry, const char *policy);
+int bench_variant_check(const char *entry, char *err, size_t errlen);
+int bench_variant_args(const char *entry, char *buf, size_t buflen, char **av, int max);
 /* The kernel time of a workload's "time: generate G s, kernel K s, ..." stderr line,
  * or NaN if the file has none. */
 double bench_read_kernel_seconds(const char *path);

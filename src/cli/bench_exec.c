@@ -9,6 +9,8 @@
  * than at the next tick of a polling loop.
  */
 #include "bench.h"
+#include "policy.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +46,85 @@ int bench_linux_swap_cluster(const char *prefetch)
 	if (!strcmp(prefetch, "linux-swap-ra0"))
 		return 0;
 	return -1;
+}
+
+int bench_policy_is(const char *entry, const char *policy)
+{
+	size_t n = strcspn(entry, "+");
+	return strlen(policy) == n && !strncmp(entry, policy, n);
+}
+
+static const fs_setting_info *setting_named(const char *name, size_t len)
+{
+	size_t n;
+	const fs_setting_info *t = fs_settings_table(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len))
+			return &t[i];
+	return NULL;
+}
+
+int bench_variant_check(const char *entry, char *err, size_t errlen)
+{
+	size_t n = strcspn(entry, "+");
+	char pol[64];
+	snprintf(pol, sizeof pol, "%.*s", (int)FS_MIN(n, sizeof pol - 1), entry);
+	if (!fs_policy_find(pol)) {
+		fs_errf(err, errlen, "unknown prefetcher '%s'", pol);
+		return FS_EINVAL;
+	}
+	fs_config scratch;
+	char why[256];
+	if (fs_config_from_env(&scratch, why, sizeof why)) {
+		fs_errf(err, errlen, "%s", why);
+		return FS_EINVAL;
+	}
+	for (const char *p = entry + n; *p == '+';) {
+		p++;
+		size_t len = strcspn(p, "+");
+		const char *eq = memchr(p, '=', len);
+		const fs_setting_info *s = eq ? setting_named(p, (size_t)(eq - p)) : NULL;
+		if (!s || !s->flag || !strcmp(s->name, "prefetch")) {
+			fs_errf(err, errlen, "'%s': after '+' comes SETTING=VALUE, a setting of "
+				"`farsight run` with a flag other than prefetch (see farsight settings), "
+				"not '%.*s'", entry, (int)len, p);
+			return FS_EINVAL;
+		}
+		char val[256];
+		snprintf(val, sizeof val, "%.*s", (int)(len - (size_t)(eq + 1 - p)), eq + 1);
+		if (fs_config_set(&scratch, s->name, val, why, sizeof why)) {
+			fs_errf(err, errlen, "'%s': %s", entry, why);
+			return FS_EINVAL;
+		}
+		p += len;
+	}
+	return FS_OK;
+}
+
+int bench_variant_args(const char *entry, char *buf, size_t buflen, char **av, int max)
+{
+	snprintf(buf, buflen, "%s", entry);
+	int n = 0;
+	char *p = buf + strcspn(buf, "+");
+	if (!*p) /* no settings: the entry is the policy */
+		return n;
+	*p++ = 0; /* buf is the policy name now */
+	while (*p && n + 2 <= max) {
+		char *end = p + strcspn(p, "+");
+		char *eq = memchr(p, '=', (size_t)(end - p));
+		int more = *end == '+';
+		*end = 0;
+		if (eq) {
+			*eq = 0;
+			const fs_setting_info *s = setting_named(p, strlen(p));
+			if (s && s->flag) {
+				av[n++] = (char *)s->flag;
+				av[n++] = eq + 1;
+			}
+		}
+		p = more ? end + 1 : end;
+	}
+	return n;
 }
 
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,

@@ -62,7 +62,9 @@ static void usage(FILE *f)
 		"  --prefetch LIST   prefetchers (default: every one the runtime has; farsight only\n"
 		"                    with --models); linux-swap (linux-swap-ra0: page-cluster 0)\n"
 		"                    adds the kernel baseline, tools/linux-swap-run.sh (needs root\n"
-		"                    and cgroup v1; skipped otherwise)\n"
+		"                    and cgroup v1; skipped otherwise).  POLICY+SETTING=VALUE\n"
+		"                    runs a policy with settings of farsight run, e.g.\n"
+		"                    farsight+prefetch_map=fault beside farsight\n"
 		"  --reps N          repetitions per configuration (default 3); medians reported\n"
 		"  --size S          workload size (default small)\n"
 		"  --seed N, --graph G   passed to the workloads (defaults 1, kron)\n"
@@ -284,11 +286,15 @@ int fs_cmd_bench(int argc, char **argv)
 		p.ratios[i] = (int)r;
 	}
 	/* prefetchers: every registered one by default (farsight only with models) */
+	char why[300];
 	if (pf_arg && !quick) {
 		if ((p.n_prefetch = split_list(pf_arg, p.prefetch, 16, "prefetchers")) < 0)
 			return 2;
 		for (int i = 0; i < p.n_prefetch; i++)
-			if (bench_linux_swap_cluster(p.prefetch[i]) < 0 && !fs_policy_find(p.prefetch[i])) {
+			if (bench_linux_swap_cluster(p.prefetch[i]) < 0 &&
+			    bench_variant_check(p.prefetch[i], why, sizeof why)) {
+				if (strchr(p.prefetch[i], '+'))
+					return fs_cli_usage_error("bench: %s", why);
 				char list[256] = "";
 				for (const char *const *n = fs_policy_names(); *n; n++)
 					snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
@@ -311,7 +317,7 @@ int fs_cmd_bench(int argc, char **argv)
 		p.size = "tiny";
 	int has_oracle = 0;
 	for (int i = 0; i < p.n_prefetch; i++)
-		has_oracle |= !strcmp(p.prefetch[i], "oracle");
+		has_oracle |= bench_policy_is(p.prefetch[i], "oracle");
 
 	int has_swap = 0;
 	for (int i = 0; i < p.n_prefetch; i++)
@@ -477,7 +483,7 @@ int fs_cmd_bench(int argc, char **argv)
 		snprintf(cpu, sizeof cpu, "%d", p.cpu);
 		char model[1200] = "";
 		int skip = 0;
-		if (r->kind == RUN_FAR && !strcmp(r->prefetch, "farsight") &&
+		if (r->kind == RUN_FAR && bench_policy_is(r->prefetch, "farsight") &&
 		    (!models || find_model(models, r->workload, model, sizeof model))) {
 			fprintf(stderr, "bench: no model %s/%s.{fsm,model,bin} (see --models): skipping farsight on %s\n",
 				models ? models : "DIR", r->workload, r->workload);
@@ -489,7 +495,8 @@ int fs_cmd_bench(int argc, char **argv)
 			continue;
 		}
 
-		char *av[48];
+		char *av[64];
+		char variant[256];
 		int ac = 0;
 		if (swap_cluster >= 0) {
 			/* the kernel baseline: no farsight; pinned like the others by bench_exec's
@@ -512,7 +519,8 @@ int fs_cmd_bench(int argc, char **argv)
 			av[ac++] = "--local-mem";
 			av[ac++] = r->kind == RUN_HUGE ? HUGE_BUDGET : budget;
 			av[ac++] = "--prefetch";
-			av[ac++] = (char *)r->prefetch;
+			av[ac++] = variant; /* the policy; its settings follow */
+			ac += bench_variant_args(r->prefetch, variant, sizeof variant, av + ac, 16);
 			av[ac++] = "--stats-json";
 			av[ac++] = json;
 			if (p.backend) {
@@ -527,7 +535,7 @@ int fs_cmd_bench(int argc, char **argv)
 				av[ac++] = "--record";
 				av[ac++] = trace;
 			}
-			if (r->kind == RUN_FAR && !strcmp(r->prefetch, "oracle")) {
+			if (r->kind == RUN_FAR && bench_policy_is(r->prefetch, "oracle")) {
 				av[ac++] = "--trace";
 				av[ac++] = trace;
 			}
@@ -638,7 +646,7 @@ int fs_cmd_bench(int argc, char **argv)
 			fprintf(stderr, "bench:   exit status %d; see %s\n", r->status, err);
 		bench_write_csv(&p);
 		/* The oracle's trace is only needed for this ratio's oracle runs. */
-		if (r->kind == RUN_FAR && !strcmp(r->prefetch, "oracle") && r->rep == p.reps)
+		if (r->kind == RUN_FAR && bench_policy_is(r->prefetch, "oracle") && r->rep == p.reps)
 			unlink(trace);
 	}
 	if (dry) {
