@@ -209,6 +209,9 @@ static void prefetch_after(fs_runtime *rt, const fs_event *ev, uint32_t depth)
 	int n = rt->pol->ops->on_event(rt->pol, ev, cand, FS_POLICY_MAX_CANDIDATES);
 	atomic_fetch_add_explicit(&rt->c.policy_ns, fs_now_ns() - t0, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt->c.policy_events, 1, memory_order_relaxed);
+	if (rt->pol->ops->mem_bytes)
+		atomic_store_explicit(&rt->c.policy_mem_bytes, rt->pol->ops->mem_bytes(rt->pol),
+				      memory_order_relaxed);
 	if (n <= 0)
 		return;
 	/* Prefetches use free pages but never force an eviction: reclaim refills. */

@@ -64,7 +64,9 @@ struct fs_counters {
 	_Atomic uint64_t faults, demand_fetches, zero_fills, wp_faults, prefetches_issued,
 		prefetch_hits, late_hits, wasted_prefetches, evictions, writebacks, reactivations,
 		prefetches_mapped,
-		far_bytes_read, far_bytes_written, policy_ns, policy_events, peak_pages;
+		far_bytes_read, far_bytes_written, policy_ns, policy_events, peak_pages,
+		policy_mem_bytes; /* the policy's metadata (future maps), published by the
+				   * pager: the policy itself is the pager's alone */
 };
 
 /* A request from an app thread, carried out by the pager. */

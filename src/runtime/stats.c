@@ -66,7 +66,7 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	s->hit_latency_us_p50 = fs_latency_percentile(&rt->lat_hit, 0.50);
 	uint64_t ev = LOAD(policy_events);
 	s->inference_ns_per_event = ev ? (double)LOAD(policy_ns) / (double)ev : 0;
-	s->future_map_bytes = rt->pol && rt->pol->ops->mem_bytes ? rt->pol->ops->mem_bytes(rt->pol) : 0;
+	s->future_map_bytes = LOAD(policy_mem_bytes);
 	s->accuracy = s->prefetches_issued ? (double)s->prefetch_hits / (double)s->prefetches_issued : 0;
 	uint64_t touched = s->prefetch_hits + s->demand_fetches;
 	s->coverage = touched ? (double)s->prefetch_hits / (double)touched : 0;
