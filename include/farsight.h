@@ -71,7 +71,8 @@ typedef struct fs_config {
 	char reclaim[16];          /* victim choice: clock or fifo */
 	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
 	uint32_t readahead_max;    /* readahead window cap, pages */
-	uint32_t lookahead;        /* predictor lookahead (oracle, farsight) */
+	uint32_t lookahead;        /* oracle: recorded events it prefetches ahead */
+	uint32_t chain_depth;      /* assumed hits a prediction chain runs past a real event */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */
 	char cpus[64];             /* CPU placement of program and pager: auto, all, list */
 	int32_t pager_cpu;         /* pin the pager thread to this CPU (-1 = no pinning) */
@@ -171,14 +172,16 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
  * runs of a deterministic program.
  */
 enum { FS_EV_MISS = 0, FS_EV_HIT = 1 };
-enum { FS_EVF_WRITE = 1 };
+/* FS_EVF_ASSUMED: a hit the program did not raise: the page was mapped on arrival
+ * (prefetch_map direct) and is assumed touched.  Never in a recorded trace. */
+enum { FS_EVF_WRITE = 1, FS_EVF_ASSUMED = 2 };
 
 typedef struct fs_event {
 	uint64_t page;    /* arena page index */
 	uint64_t time_ns; /* since runtime start */
 	uint16_t thread;  /* small per-runtime thread index, in order of first fault */
 	uint8_t kind;     /* FS_EV_MISS or FS_EV_HIT (first touch of a prefetched page) */
-	uint8_t flags;    /* FS_EVF_WRITE */
+	uint8_t flags;    /* FS_EVF_WRITE, FS_EVF_ASSUMED */
 } fs_event;
 
 typedef struct fs_trace_info {

@@ -224,11 +224,11 @@ TEST(stress_every_policy)
 }
 
 /* Faults taken by one sequential pass over 1536 far pages under farsight with the
- * default model and chain depth `lookahead` (0: no chain); checks every word. */
-static uint64_t scan_faults(uint32_t lookahead, uint64_t *mapped)
+ * default model and chain depth `depth` (0: no chain); checks every word. */
+static uint64_t scan_faults(uint32_t depth, uint64_t *mapped)
 {
 	fs_config cfg = base_config(512 * 4096, "farsight");
-	cfg.lookahead = lookahead;
+	cfg.chain_depth = depth;
 	fs_runtime *rt;
 	char err[256];
 	if (fs_runtime_start(&cfg, &rt, err, sizeof(err))) {
@@ -253,7 +253,7 @@ static uint64_t scan_faults(uint32_t lookahead, uint64_t *mapped)
 	fs_runtime_stop(rt);
 	uint64_t f = s1.faults - s0.faults;
 	fprintf(stderr, "  chain depth %u: %llu faults (%llu demand fetches, %llu late hits), "
-		"%llu pages mapped on arrival\n", lookahead, (unsigned long long)f,
+		"%llu pages mapped on arrival\n", depth, (unsigned long long)f,
 		(unsigned long long)(s1.demand_fetches - s0.demand_fetches),
 		(unsigned long long)(s1.late_hits - s0.late_hits), (unsigned long long)*mapped);
 	return f;

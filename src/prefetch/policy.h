@@ -44,7 +44,7 @@ typedef struct fs_policy_ops {
 #define FS_POLICY_RT_MAP_PREFETCHED 2u
 /* The policy predicts onward from hits (it steps on every event): a page mapped on
  * arrival is fed to it as an assumed hit whose candidates are issued as well, up to
- * `lookahead` such steps past the last real event, and the page is queued as in use
+ * `chain_depth` such steps past the last real event, and the page is queued as in use
  * (back of the active list), since the policy has bet that the program goes through
  * it.  Without this flag an assumed hit only updates the policy's state and the page
  * is first in line for the clock.  See pager.c, assumed_hits. */

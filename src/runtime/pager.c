@@ -306,7 +306,8 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 				fs_event ev = { .page = pg,
 						.time_ns = fs_now_ns() - rt->start_ns,
 						.thread = tag_thread(done[i].tag),
-						.kind = FS_EV_HIT };
+						.kind = FS_EV_HIT,
+						.flags = FS_EVF_ASSUMED };
 				if (!rt->chain) {
 					/* Unused yet: first in line for the clock, like a
 					 * readahead page on the kernel's inactive list. */
@@ -511,7 +512,7 @@ static int read_faults(fs_runtime *rt)
  * predicts onward from hits (FS_POLICY_RT_CHAIN: the FarSight model) is fed each as an
  * assumed hit, in arrival order, on the thread whose prediction fetched it, and the
  * pages it predicts from there are issued with the chain depth one more, up to
- * `lookahead` (at most 7) deep since the last event the program really raised.  So
+ * `chain_depth` (at most 7) deep since the last event the program really raised.  So
  * its predictions keep running ahead of the program instead of stopping one
  * prediction after each fault, and a wrong guess cannot run away: the chain ends at
  * that depth, and a real miss starts a new one.  Run from the main loop (and before
@@ -520,14 +521,15 @@ static int read_faults(fs_runtime *rt)
 static int assumed_hits(fs_runtime *rt)
 {
 	int n = 0;
-	uint32_t max_depth = rt->cfg.lookahead < 7 ? rt->cfg.lookahead : 7;
+	uint32_t max_depth = rt->cfg.chain_depth < 7 ? rt->cfg.chain_depth : 7;
 	/* Issuing may land more completions, which append here: walk by index. */
 	for (; n < rt->n_assumed; n++) {
 		struct fs_assumed a = rt->assumed[n];
 		fs_event ev = { .page = a.page,
 				.time_ns = fs_now_ns() - rt->start_ns,
 				.thread = a.thread,
-				.kind = FS_EV_HIT };
+				.kind = FS_EV_HIT,
+				.flags = FS_EVF_ASSUMED };
 		if (a.depth < max_depth) {
 			prefetch_after(rt, &ev, a.depth + 1u);
 		} else {

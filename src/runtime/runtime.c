@@ -150,6 +150,11 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			cfg->prefetch_map);
 		return FS_EINVAL;
 	}
+	if (cfg->chain_depth > 7) {
+		fs_errf(err, errlen, "chain_depth %u is more than 7 (the read tags carry 3 bits "
+			"of it); use 0-7", cfg->chain_depth);
+		return FS_EINVAL;
+	}
 	if (strcmp(cfg->reclaim, "clock") && strcmp(cfg->reclaim, "fifo")) {
 		fs_errf(err, errlen, "unknown reclaim '%s'; use clock or fifo", cfg->reclaim);
 		return FS_EINVAL;
