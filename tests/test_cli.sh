@@ -77,4 +77,9 @@ if grep -q -- "--prefetch farsight --prefetch-map fault --min-prob 0.2 --stats-j
    [ "$(grep -c -- "--prefetch farsight --stats-json" <<<"$plan")" = 1 ]; then
 	echo "ok   bench variant farsight+prefetch_map=fault+min_prob=0.2 runs farsight with those flags"
 else echo "FAIL: bench variant plan: $(grep -- '--prefetch farsight' <<<"$plan")"; fail=1; fi
+plan=$("$BIN" bench --workloads mcf,sssp --ratios 30 --prefetch farsight --models models/default.fsm \
+	--reps 1 --size tiny --dry-run --out "$tmp/b" 2>&1)
+if [ "$(grep -c -- "--model models/default.fsm --" <<<"$plan")" = 2 ]; then
+	echo "ok   bench --models FILE gives every workload that model"
+else echo "FAIL: bench --models FILE: $(grep -- '--prefetch farsight' <<<"$plan")"; fail=1; fi
 exit $fail

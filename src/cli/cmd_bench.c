@@ -73,7 +73,8 @@ static void usage(FILE *f)
 		"                    -1: no pinning)\n"
 		"  --timeout SEC     kill a run after SEC seconds (default 40 x the plain time,\n"
 		"                    at least 300)\n"
-		"  --models DIR      model files for the farsight prefetcher: DIR/<workload>.*\n"
+		"  --models DIR      model files for the farsight prefetcher: DIR/<workload>.*,\n"
+		"                    or one model file for every workload\n"
 		"  --quick           all four workloads, ratios 30,50, every prefetcher, 1 rep,\n"
 		"                    size tiny unless --size is given (a few minutes)\n"
 		"  --dry-run         print the commands, run nothing\n");
@@ -122,9 +123,16 @@ static void fmt_dur(double s, char *out, size_t n)
 }
 
 /* The model for the farsight prefetcher: the first DIR/<workload>.* file. */
+/* The model for workload w: DIR/<w>.fsm (.model, .bin), or, when --models names a
+ * file, that file for every workload (e.g. the shipped models/default.fsm). */
 static int find_model(const char *dir, const char *w, char *out, size_t n)
 {
 	static const char *exts[] = { ".fsm", ".model", ".bin" };
+	struct stat st;
+	if (stat(dir, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(out, n, "%s", dir);
+		return access(out, R_OK);
+	}
 	for (int i = 0; i < 3; i++) {
 		snprintf(out, n, "%s/%s%s", dir, w, exts[i]);
 		if (access(out, R_OK) == 0)
