@@ -73,6 +73,18 @@ def main():
                 cells.append(f"{fmt(t)} ({fmt(base / t, 3)})" if t == t else "-")
             print(f"| {w} | {q}% | " + " | ".join(cells) + " |")
 
+    print("\nMedian demand fetches (what the program waits for) / prefetches issued:\n")
+    print("| workload | local | " + " | ".join(policies) + " |")
+    print("|---|---|" + "---|" * len(policies))
+    for w in workloads:
+        for q in ratios:
+            cells = []
+            for p in policies:
+                rows = runs.get((w, q, p), [])
+                d, i = med(rows, "demand_fetches"), med(rows, "prefetches_issued")
+                cells.append(f"{fmt(d, 0)} / {fmt(i, 0)}" if d == d else "-")
+            print(f"| {w} | {q}% | " + " | ".join(cells) + " |")
+
     print("\nSpeed-up of each learned configuration (median time ratio; > 1 is faster):\n")
     cols = []
     for p in learned:
