@@ -61,29 +61,29 @@ def main():
             policies.append(k[2])
     learned = [p for p in policies if p.startswith("farsight")]
 
-    print("Median kernel time (s) and normalised performance (all-local / far):\n")
-    print("| workload | local | " + " | ".join(policies) + " |")
-    print("|---|---|" + "---|" * len(policies))
-    for w in workloads:
-        base = statistics.median(plain[w]) if plain[w] else float("nan")
-        for q in ratios:
-            cells = []
-            for p in policies:
-                t = med(runs.get((w, q, p), []), "seconds")
-                cells.append(f"{fmt(t)} ({fmt(base / t, 3)})" if t == t else "-")
-            print(f"| {w} | {q}% | " + " | ".join(cells) + " |")
+    def per_policy_table(title, cell):
+        """One row per workload and ratio, one column per policy: cell(w, rows)."""
+        print(title + "\n")
+        print("| workload | local | " + " | ".join(policies) + " |")
+        print("|---|---|" + "---|" * len(policies))
+        for w in workloads:
+            for q in ratios:
+                cells = [cell(w, runs.get((w, q, p), [])) for p in policies]
+                print(f"| {w} | {q}% | " + " | ".join(cells) + " |")
 
-    print("\nMedian demand fetches (what the program waits for) / prefetches issued:\n")
-    print("| workload | local | " + " | ".join(policies) + " |")
-    print("|---|---|" + "---|" * len(policies))
-    for w in workloads:
-        for q in ratios:
-            cells = []
-            for p in policies:
-                rows = runs.get((w, q, p), [])
-                d, i = med(rows, "demand_fetches"), med(rows, "prefetches_issued")
-                cells.append(f"{fmt(d, 0)} / {fmt(i, 0)}" if d == d else "-")
-            print(f"| {w} | {q}% | " + " | ".join(cells) + " |")
+    def time_cell(w, rows):
+        base = statistics.median(plain[w]) if plain[w] else float("nan")
+        t = med(rows, "seconds")
+        return f"{fmt(t)} ({fmt(base / t, 3)})" if t == t else "-"
+
+    def fetch_cell(w, rows):
+        d, i = med(rows, "demand_fetches"), med(rows, "prefetches_issued")
+        return f"{fmt(d, 0)} / {fmt(i, 0)}" if d == d else "-"
+
+    per_policy_table("Median kernel time (s) and normalised performance (all-local / far):",
+                     time_cell)
+    per_policy_table("\nMedian demand fetches (what the program waits for) / prefetches issued:",
+                     fetch_cell)
 
     print("\nSpeed-up of each learned configuration (median time ratio; > 1 is faster):\n")
     cols = []
