@@ -64,6 +64,27 @@ static const fs_setting_info *setting_named(const char *name, size_t len)
 	return NULL;
 }
 
+/* The next "+SETTING=VALUE" of an entry, from *p (at a '+' or the end): 1 with *s and
+ * the value (cut to vallen) set and *p moved past it, 0 at the end, -1 for an item that
+ * is not a setting of `farsight run` with a flag (prefetch excluded), *p then at it.
+ * The one parser of variant entries, for the check and for the arguments. */
+static int variant_next(const char **p, const fs_setting_info **s, char *val, size_t vallen)
+{
+	if (**p != '+')
+		return 0;
+	const char *item = *p + 1;
+	size_t len = strcspn(item, "+");
+	const char *eq = memchr(item, '=', len);
+	*s = eq ? setting_named(item, (size_t)(eq - item)) : NULL;
+	if (!*s || !(*s)->flag || !strcmp((*s)->name, "prefetch")) {
+		*p = item;
+		return -1;
+	}
+	snprintf(val, vallen, "%.*s", (int)(len - (size_t)(eq + 1 - item)), eq + 1);
+	*p = item + len;
+	return 1;
+}
+
 int bench_variant_check(const char *entry, char *err, size_t errlen)
 {
 	size_t n = strcspn(entry, "+");
@@ -79,52 +100,39 @@ int bench_variant_check(const char *entry, char *err, size_t errlen)
 		fs_errf(err, errlen, "%s", why);
 		return FS_EINVAL;
 	}
-	for (const char *p = entry + n; *p == '+';) {
-		p++;
-		size_t len = strcspn(p, "+");
-		const char *eq = memchr(p, '=', len);
-		const fs_setting_info *s = eq ? setting_named(p, (size_t)(eq - p)) : NULL;
-		if (!s || !s->flag || !strcmp(s->name, "prefetch")) {
-			fs_errf(err, errlen, "'%s': after '+' comes SETTING=VALUE, a setting of "
-				"`farsight run` with a flag other than prefetch (see farsight settings), "
-				"not '%.*s'", entry, (int)len, p);
-			return FS_EINVAL;
-		}
-		char val[256];
-		snprintf(val, sizeof val, "%.*s", (int)(len - (size_t)(eq + 1 - p)), eq + 1);
+	const char *p = entry + n;
+	const fs_setting_info *s;
+	char val[256];
+	int rc;
+	while ((rc = variant_next(&p, &s, val, sizeof val)) > 0)
 		if (fs_config_set(&scratch, s->name, val, why, sizeof why)) {
 			fs_errf(err, errlen, "'%s': %s", entry, why);
 			return FS_EINVAL;
 		}
-		p += len;
+	if (rc < 0) {
+		fs_errf(err, errlen, "'%s': after '+' comes SETTING=VALUE, a setting of "
+			"`farsight run` with a flag other than prefetch (see farsight settings), "
+			"not '%.*s'", entry, (int)strcspn(p, "+"), p);
+		return FS_EINVAL;
 	}
 	return FS_OK;
 }
 
 int bench_variant_args(const char *entry, char *buf, size_t buflen, char **av, int max)
 {
-	snprintf(buf, buflen, "%s", entry);
-	int n = 0;
-	char *p = buf + strcspn(buf, "+");
-	if (!*p) /* no settings: the entry is the policy */
-		return n;
-	*p++ = 0; /* buf is the policy name now */
-	while (*p && n + 2 <= max) {
-		char *end = p + strcspn(p, "+");
-		char *eq = memchr(p, '=', (size_t)(end - p));
-		int more = *end == '+';
-		*end = 0;
-		if (eq) {
-			*eq = 0;
-			const fs_setting_info *s = setting_named(p, strlen(p));
-			if (s && s->flag) {
-				av[n++] = (char *)s->flag;
-				av[n++] = eq + 1;
-			}
-		}
-		p = more ? end + 1 : end;
+	/* buf: the policy name, then each value, NUL-terminated, for av to point at */
+	size_t n = strcspn(entry, "+"), used = FS_MIN(n, buflen - 1) + 1;
+	snprintf(buf, buflen, "%.*s", (int)(used - 1), entry);
+	const char *p = entry + n;
+	const fs_setting_info *s;
+	int ac = 0;
+	while (ac + 2 <= max && used < buflen &&
+	       variant_next(&p, &s, buf + used, buflen - used) > 0) {
+		av[ac++] = (char *)s->flag;
+		av[ac++] = buf + used;
+		used += strlen(buf + used) + 1;
 	}
-	return n;
+	return ac;
 }
 
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
