@@ -53,17 +53,15 @@
  * thread whose prediction asked for it (12), its chain depth (3), prefetch (1).  The
  * thread and depth let a page mapped on arrival continue its thread's prediction
  * chain (see assumed_hits). */
-static uint64_t make_tag(uint64_t page, uint32_t n, int prefetch)
+static uint64_t make_tag(uint64_t page, uint32_t n, int prefetch, uint16_t thread, uint32_t depth)
 {
-	return page | ((uint64_t)(n - 1) << 40) | ((uint64_t)prefetch << 63);
+	return page | ((uint64_t)(n - 1) << 40) |
+	       ((uint64_t)(thread & (FS_MAX_THREADS - 1)) << 48) | ((uint64_t)(depth & 7) << 60) |
+	       ((uint64_t)prefetch << 63);
 }
 _Static_assert(FS_MAX_THREADS == 1 << 12, "tags carry the thread in 12 bits");
 static uint64_t tag_page(uint64_t t) { return t & ((1ull << 40) - 1); }
 static uint32_t tag_npages(uint64_t t) { return (uint32_t)((t >> 40) & 0xff) + 1; }
-static uint64_t tag_chain(uint16_t thread, uint32_t depth)
-{
-	return ((uint64_t)(thread & (FS_MAX_THREADS - 1)) << 48) | ((uint64_t)(depth & 7) << 60);
-}
 static uint16_t tag_thread(uint64_t t) { return (uint16_t)((t >> 48) & (FS_MAX_THREADS - 1)); }
 static uint32_t tag_depth(uint64_t t) { return (uint32_t)((t >> 60) & 7); }
 
@@ -230,15 +228,14 @@ static void prefetch_after(fs_runtime *rt, const fs_event *ev, uint32_t depth)
 		fs_io *last = nio ? &ios[nio - 1] : NULL;
 		if (last && last->page + last->npages == pg && last->npages < 256) {
 			last->npages++;
-			last->tag = make_tag(last->page, last->npages, 1) |
-				    tag_chain(ev->thread, depth);
+			last->tag = make_tag(last->page, last->npages, 1, ev->thread, depth);
 			continue;
 		}
 		ios[nio].page = pg;
 		ios[nio].npages = 1;
 		ios[nio].flags = FS_IO_PREFETCH;
 		ios[nio].buf = rt->alias + pg * FS_PAGE_SIZE;
-		ios[nio].tag = make_tag(pg, 1, 1) | tag_chain(ev->thread, depth);
+		ios[nio].tag = make_tag(pg, 1, 1, ev->thread, depth);
 		nio++;
 	}
 	if (!nio)
@@ -449,7 +446,7 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 					    .npages = 1,
 					    .flags = FS_IO_DEMAND,
 					    .buf = rt->alias + page * FS_PAGE_SIZE,
-					    .tag = make_tag(page, 1, 0) };
+					    .tag = make_tag(page, 1, 0, 0, 0) };
 		(*ndemand)++;
 		atomic_fetch_add_explicit(&rt->c.demand_fetches, 1, memory_order_relaxed);
 		evs[(*nev)++] = ev;
