@@ -68,6 +68,7 @@ typedef struct fs_config {
 	uint32_t free_low_pages;   /* reclaim starts when free pages < this */
 	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
 	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
+	char arrival_place[16];    /* pages mapped on arrival: auto, front or back of the clock */
 	char reclaim[16];          /* victim choice: clock or fifo */
 	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
 	uint32_t readahead_max;    /* readahead window cap, pages */
@@ -100,6 +101,9 @@ typedef struct fs_setting_info {
 	const char *help;    /* one line */
 } fs_setting_info;
 const fs_setting_info *fs_settings_table(size_t *count);
+/* The row whose name (by_flag: whose `farsight run` flag, e.g. "--local-mem") is the
+ * first len characters of key; NULL if there is none. */
+const fs_setting_info *fs_setting_find(const char *key, size_t len, int by_flag);
 
 /* ---- runtime ------------------------------------------------------------------ */
 typedef struct fs_runtime fs_runtime;

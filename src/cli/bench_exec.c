@@ -54,16 +54,6 @@ int bench_policy_is(const char *entry, const char *policy)
 	return strlen(policy) == n && !strncmp(entry, policy, n);
 }
 
-static const fs_setting_info *setting_named(const char *name, size_t len)
-{
-	size_t n;
-	const fs_setting_info *t = fs_settings_table(&n);
-	for (size_t i = 0; i < n; i++)
-		if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len))
-			return &t[i];
-	return NULL;
-}
-
 /* The next "+SETTING=VALUE" of an entry, from *p (at a '+' or the end): 1 with *s and
  * the value (cut to vallen) set and *p moved past it, 0 at the end, -1 for an item that
  * is not a setting of `farsight run` with a flag (prefetch excluded), *p then at it.
@@ -75,7 +65,7 @@ static int variant_next(const char **p, const fs_setting_info **s, char *val, si
 	const char *item = *p + 1;
 	size_t len = strcspn(item, "+");
 	const char *eq = memchr(item, '=', len);
-	*s = eq ? setting_named(item, (size_t)(eq - item)) : NULL;
+	*s = eq ? fs_setting_find(item, (size_t)(eq - item), 0) : NULL;
 	if (!*s || !(*s)->flag || !strcmp((*s)->name, "prefetch")) {
 		*p = item;
 		return -1;

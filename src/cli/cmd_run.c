@@ -47,16 +47,6 @@ static void run_usage(FILE *f)
 	fprintf(f, "\nexample: farsight run --local-mem 256M --prefetch readahead -- sort big.txt\n");
 }
 
-static const fs_setting_info *find_flag(const char *flag, size_t len)
-{
-	size_t n;
-	const fs_setting_info *t = fs_settings_table(&n);
-	for (size_t i = 0; i < n; i++)
-		if (t[i].flag && strlen(t[i].flag) == len && !strncmp(t[i].flag, flag, len))
-			return &t[i];
-	return NULL;
-}
-
 static int check_value(const fs_setting_info *s, const char *value)
 {
 	fs_config cfg;
@@ -106,7 +96,7 @@ int fs_cmd_run(int argc, char **argv)
 		if (strncmp(a, "--", 2))
 			break; /* the program */
 		const char *eq = strchr(a, '=');
-		const fs_setting_info *s = find_flag(a, eq ? (size_t)(eq - a) : strlen(a));
+		const fs_setting_info *s = fs_setting_find(a, eq ? (size_t)(eq - a) : strlen(a), 1);
 		if (!s)
 			return fs_cli_usage_error("run: unknown option '%s'; see farsight run --help", a);
 		const char *value;

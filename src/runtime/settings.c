@@ -73,6 +73,8 @@ static const struct setting table[] = {
 	S(reclaim_batch, U32, "32", NULL, "pages evicted per reclaim step"),
 	S(prefetch_map, STR, "auto", "--prefetch-map",
 	  "prefetched pages: fault (mapped on first touch: a hit the prefetcher sees), direct (mapped on arrival: no fault; the prefetcher is told of an assumed hit), or auto (direct for hermit and farsight, fault for the others)"),
+	S(arrival_place, STR, "auto", "--arrival-place",
+	  "pages mapped on arrival go to the clock's front (first in line for reclaim, Hermit's choice) or back (in use); auto: back when the policy chains predictions (farsight), front otherwise (docs/MODEL.md)"),
 	S(reclaim, STR, "clock", "--reclaim",
 	  "victim choice: clock (second chance: unmap, evict if not touched again) or fifo"),
 	S(readahead_max, U32, "8", "--readahead-max", "readahead window cap, pages"),
@@ -152,12 +154,30 @@ int fs_parse_size(const char *text, uint64_t *out)
 	return FS_OK;
 }
 
+/* Index of the row whose name (by_flag: `farsight run` flag) is key[0..len), or -1.
+ * The one lookup of the table: fs_set here, flags in run, SETTING=VALUE in bench. */
+static long find_index(const char *key, size_t len, int by_flag)
+{
+	for (size_t i = 0; i < FS_ARRAY_SIZE(table); i++) {
+		const char *k = by_flag ? table[i].info.flag : table[i].info.name;
+		if (k && strlen(k) == len && !strncmp(k, key, len))
+			return (long)i;
+	}
+	return -1;
+}
+
+const fs_setting_info *fs_setting_find(const char *key, size_t len, int by_flag)
+{
+	size_t n;
+	const fs_setting_info *flat = fs_settings_table(&n);
+	long i = find_index(key, len, by_flag);
+	return i < 0 ? NULL : &flat[i];
+}
+
 static const struct setting *find(const char *name)
 {
-	for (size_t i = 0; i < FS_ARRAY_SIZE(table); i++)
-		if (!strcmp(table[i].info.name, name))
-			return &table[i];
-	return NULL;
+	long i = find_index(name, strlen(name), 0);
+	return i < 0 ? NULL : &table[i];
 }
 
 static int set_one(fs_config *cfg, const struct setting *s, const char *value, const char *from,
