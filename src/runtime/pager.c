@@ -306,22 +306,26 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 						.kind = FS_EV_HIT,
 						.flags = FS_EVF_ASSUMED };
 				if (!rt->chain) {
-					/* Unused yet: first in line for the clock, like a
-					 * readahead page on the kernel's inactive list. */
 					uint64_t cand[1];
 					rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
-					fs_cache_push_front(rt, pg);
-					continue;
-				}
-				/* A chain: the policy predicts onward from here, after this
-				 * landing, from assumed_hits; the page is queued as in use. */
-				if (rt->n_assumed < FS_ASSUMED_MAX)
+				} else if (rt->n_assumed < FS_ASSUMED_MAX) {
+					/* A chain: the policy predicts onward from here,
+					 * after this landing, from assumed_hits. */
 					rt->assumed[rt->n_assumed++] =
 						(struct fs_assumed){ pg, ev.thread,
 								     (uint8_t)tag_depth(done[i].tag) };
-				else
+				} else {
 					rt->pol->ops->on_event(rt->pol, &ev, &ev.page, 0);
-				fs_cache_push(rt, pg);
+				}
+				/* Front: unused yet, first in line for the clock, like a
+				 * readahead page on the kernel's inactive list (on a
+				 * cyclic scan this acts like MRU, which is what keeps
+				 * hermit's pagerank reads low).  Back: in use, as the
+				 * chain has bet.  arrival_place, runtime.c. */
+				if (rt->arrival_front)
+					fs_cache_push_front(rt, pg);
+				else
+					fs_cache_push(rt, pg);
 				continue;
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);

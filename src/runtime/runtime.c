@@ -150,6 +150,12 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			cfg->prefetch_map);
 		return FS_EINVAL;
 	}
+	if (strcmp(cfg->arrival_place, "auto") && strcmp(cfg->arrival_place, "front") &&
+	    strcmp(cfg->arrival_place, "back")) {
+		fs_errf(err, errlen, "unknown arrival_place '%s'; use auto, front or back",
+			cfg->arrival_place);
+		return FS_EINVAL;
+	}
 	if (cfg->chain_depth > 7) {
 		fs_errf(err, errlen, "chain_depth %u is more than 7 (the read tags carry 3 bits "
 			"of it); use 0-7", cfg->chain_depth);
@@ -310,6 +316,10 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 			     (!strcmp(cfg->prefetch_map, "auto") &&
 			      (rt->pol->ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED));
 	rt->chain = (rt->pol->ops->runtime_flags & FS_POLICY_RT_CHAIN) != 0;
+	/* auto: a policy that chains has bet the program goes through the page (back, in
+	 * use); one that does not leaves it first in line, as the kernel's readahead does. */
+	rt->arrival_front = !strcmp(cfg->arrival_place, "front") ||
+			    (!strcmp(cfg->arrival_place, "auto") && !rt->chain);
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);

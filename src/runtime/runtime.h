@@ -136,6 +136,7 @@ struct fs_runtime {
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
 	int map_prefetched;            /* map prefetched pages at landing (prefetch_map) */
 	int chain;                     /* FS_POLICY_RT_CHAIN: assumed hits continue predictions */
+	int arrival_front;             /* pages mapped on arrival first in line for reclaim */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
 	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and
