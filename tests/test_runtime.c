@@ -173,10 +173,11 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-static void stress(const char *policy)
+static void stress(const char *policy, const char *arrival_place)
 {
 	/* 4 threads x 2 MiB, budget ~5% of the data. */
 	fs_config cfg = base_config(100 * 4096, policy);
+	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "%s", arrival_place);
 	fs_runtime *rt;
 	char err[256];
 	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
@@ -200,7 +201,8 @@ static void stress(const char *policy)
 		bad += w[t].bad;
 	}
 	if (bad)
-		fprintf(stderr, "  policy %s: %zu wrong words\n", policy, bad);
+		fprintf(stderr, "  policy %s (arrival_place %s): %zu wrong words\n", policy,
+			arrival_place, bad);
 	CHECK_EQ_U64(bad, 0);
 	fs_stats s;
 	fs_stats_get(rt, &s);
@@ -216,11 +218,12 @@ TEST(stress_every_policy)
 	 * repository root where tests run): its pages are mapped on arrival and its
 	 * predictions chained through assumed hits, so this churns that path too. */
 	static const char *policies[] = { "none", "readahead", "leap", "hermit", "farsight" };
-	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
-		fs_config cfg = base_config(100 * 4096, policies[i]);
-		(void)cfg;
-		stress(policies[i]);
-	}
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		stress(policies[i], "auto");
+	/* The other queueing of pages mapped on arrival (auto: front for hermit, back for
+	 * farsight): pages the clock takes before they are touched must survive too. */
+	stress("hermit", "back");
+	stress("farsight", "front");
 }
 
 /* Faults taken by one sequential pass over 1536 far pages under farsight with the
@@ -290,6 +293,16 @@ TEST(bad_settings_are_refused)
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
 	CHECK_STR_CONTAINS(err, "unknown backend");
+	cfg = base_config(1 << 20, "farsight");
+	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "middle");
+	err[0] = 0;
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "unknown arrival_place 'middle'; use auto, front or back");
+	cfg = base_config(1 << 20, "farsight");
+	cfg.chain_depth = 8;
+	err[0] = 0;
+	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "chain_depth 8 is more than 7");
 	uint64_t v;
 	CHECK(fs_parse_size("64K", &v) == 0 && v == 65536);
 	CHECK(fs_parse_size("1.5G", &v) == 0 && v == 3ull << 29);

@@ -25,7 +25,12 @@ static void usage(FILE *f)
 		"and reports misses, prefetch hits, late hits, wasted prefetches, precision,\n"
 		"coverage and timeliness.  `farsight` uses --model (default models/default.fsm);\n"
 		"its other settings come from the environment as for `farsight run`\n"
-		"(FARSIGHT_MIN_PROB, FARSIGHT_CANDIDATES, FARSIGHT_FALLBACK, FARSIGHT_MAP_BYTES).\n\n"
+		"(FARSIGHT_MIN_PROB, FARSIGHT_CANDIDATES, FARSIGHT_FALLBACK, FARSIGHT_MAP_BYTES).\n"
+		"Prefetched pages are handled as at run time: FARSIGHT_PREFETCH_MAP (auto: hermit\n"
+		"and farsight map them on arrival, their touches unseen; the policy is told of an\n"
+		"assumed hit, and farsight's predictions chain FARSIGHT_CHAIN_DEPTH deep).\n"
+		"The `map` column says which: fault (first touch seen) or arrival (mapped on\n"
+		"arrival; queued at MRU whatever FARSIGHT_ARRIVAL_PLACE says: docs/MODEL.md).\n\n"
 		"  --trace F         trace file, or synth:KIND[:SEED[:EVENTS]] (see farsight train --help)\n"
 		"  --model MODEL     model file from farsight train\n"
 		"  --lookahead L     lookahead steps (default 8); for the farsight policy it sets\n"
@@ -186,9 +191,9 @@ int fs_cmd_eval(int argc, char **argv)
 		printf("replay: local cache %llu pages (%s; footprint %llu pages), LRU; prefetch "
 		       "arrives %u events after issue\n", (unsigned long long)pages, how,
 		       (unsigned long long)foot, delay);
-		printf("  %-10s %9s %9s %9s %9s %9s %7s %7s %7s %9s\n", "policy", "misses",
-		       "pf_hits", "late", "prefetch", "wasted", "prec", "cover", "timely",
-		       "ns/event");
+		printf("  %-10s %-7s %9s %9s %9s %9s %9s %7s %7s %7s %9s\n", "policy", "map",
+		       "misses", "pf_hits", "late", "prefetch", "wasted", "prec", "cover",
+		       "timely", "ns/event");
 		if (jf)
 			fprintf(jf, ", \"replay\": {\"cache_pages\": %llu, \"footprint_pages\": %llu, "
 				    "\"delay_events\": %u, \"policies\": [",
@@ -216,6 +221,12 @@ int fs_cmd_eval(int argc, char **argv)
 				goto out;
 			}
 			fs_replay_opts ro = { .cache_pages = pages, .delay_events = delay };
+			if (fs_policy_arrival(&cfg, p->ops, &ro.arrival, err, sizeof(err))) {
+				p->ops->destroy(p);
+				status = fs_cli_usage_error("eval: %s", err);
+				goto out;
+			}
+			const char *map = ro.arrival.map ? "arrival" : "fault";
 			fs_replay_result r;
 			int rc = fs_replay(p, ev, n, &ro, &r);
 			p->ops->destroy(p);
@@ -225,14 +236,16 @@ int fs_cmd_eval(int argc, char **argv)
 				status = 1;
 				goto out;
 			}
-			printf("  %-10s %9llu %9llu %9llu %9llu %9llu %7.3f %7.3f %7.3f %9.0f\n", name,
-			       (unsigned long long)r.misses, (unsigned long long)r.hits,
+			printf("  %-10s %-7s %9llu %9llu %9llu %9llu %9llu %7.3f %7.3f %7.3f %9.0f\n",
+			       name, map, (unsigned long long)r.misses, (unsigned long long)r.hits,
 			       (unsigned long long)r.late_hits, (unsigned long long)r.prefetches,
 			       (unsigned long long)r.wasted, r.precision, r.coverage, r.timeliness,
 			       r.policy_ns_per_event);
 			if (jf) {
 				fprintf(jf, "%s{\"policy\": ", first ? "" : ", ");
 				fs_json_str(jf, name);
+				fprintf(jf, ", \"prefetch_map\": \"%s\", \"chain_depth\": %u", map,
+					ro.arrival.chain_depth);
 				fprintf(jf, ", \"misses\": %llu, \"resident_hits\": %llu, "
 					    "\"prefetch_hits\": %llu, \"late_hits\": %llu, "
 					    "\"prefetches\": %llu, \"wasted\": %llu, \"unused_at_end\": %llu, "

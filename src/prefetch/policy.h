@@ -61,6 +61,21 @@ const char *const *fs_policy_names(void);
 /* Create by name, with an error that lists the known names. */
 int fs_policy_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen);
 
+/* What happens to a policy's prefetched pages, from the prefetch_map and arrival_place
+ * settings (their `auto`s resolved by the policy's runtime flags).  The one reading of
+ * them, for the runtime and for replay (`farsight eval`), so both model the same. */
+typedef struct fs_arrival {
+	int map;   /* mapped on arrival, the policy told of an assumed hit (else: a fault
+		    * on first touch, seen as FS_EV_HIT) */
+	int chain; /* FS_POLICY_RT_CHAIN: candidates of assumed hits are issued too */
+	int front; /* pages mapped on arrival first in line for reclaim (else in use) */
+	uint32_t chain_depth; /* assumed hits a chain runs past a real event (0-7; 0 unless
+			       * map and chain) */
+} fs_arrival;
+/* FS_OK and *a filled, or FS_EINVAL with a sentence in err for an unknown value. */
+int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival *a,
+		      char *err, size_t errlen);
+
 #define FS_POLICY_MAX_CANDIDATES 64
 
 #endif

@@ -55,3 +55,32 @@ int fs_policy_create(const fs_config *cfg, fs_policy **out, char *err, size_t er
 	}
 	return ops->create(cfg, out, err, errlen);
 }
+
+int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival *a,
+		      char *err, size_t errlen)
+{
+	const char *map = cfg->prefetch_map, *place = cfg->arrival_place;
+	if (strcmp(map, "auto") && strcmp(map, "fault") && strcmp(map, "direct")) {
+		fs_errf(err, errlen, "unknown prefetch_map '%s'; use auto, fault or direct", map);
+		return FS_EINVAL;
+	}
+	if (strcmp(place, "auto") && strcmp(place, "front") && strcmp(place, "back")) {
+		fs_errf(err, errlen, "unknown arrival_place '%s'; use auto, front or back", place);
+		return FS_EINVAL;
+	}
+	if (cfg->chain_depth > 7) {
+		fs_errf(err, errlen, "chain_depth %u is more than 7 (the read tags carry 3 bits "
+			"of it); use 0-7", cfg->chain_depth);
+		return FS_EINVAL;
+	}
+	/* prefetch_map auto: as the policy asks (hermit and farsight map on arrival). */
+	a->map = !strcmp(map, "direct") ||
+		 (!strcmp(map, "auto") && (ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED));
+	a->chain = (ops->runtime_flags & FS_POLICY_RT_CHAIN) != 0;
+	/* arrival_place auto: a policy that chains has bet the program goes through the
+	 * page (back, in use); one that does not leaves it first in line, as the kernel's
+	 * readahead does. */
+	a->front = !strcmp(place, "front") || (!strcmp(place, "auto") && !a->chain);
+	a->chain_depth = a->map && a->chain ? cfg->chain_depth : 0;
+	return FS_OK;
+}

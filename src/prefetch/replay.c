@@ -88,6 +88,50 @@ static int cache_insert(struct cache *c, uint64_t page, uint64_t issued, fs_repl
 	return fs_pt_put(&c->idx, page, e);
 }
 
+/* Pages prefetched for one event and not yet told to the policy as assumed hits
+ * (arrival.map), in arrival order, with their chain depth. */
+struct arrivals {
+	uint64_t *page;
+	uint8_t *depth;
+	size_t n, cap;
+};
+
+static int arrivals_push(struct arrivals *a, uint64_t page, uint8_t depth)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 256;
+		uint64_t *p = realloc(a->page, cap * sizeof(*p));
+		if (p)
+			a->page = p;
+		uint8_t *d = realloc(a->depth, cap);
+		if (d)
+			a->depth = d;
+		if (!p || !d)
+			return FS_ENOMEM;
+		a->cap = cap;
+	}
+	a->page[a->n] = page;
+	a->depth[a->n++] = depth;
+	return FS_OK;
+}
+
+/* Prefetch cand[0..nc) that are not cached; with arrival.map each is queued as an
+ * assumed hit of chain depth `depth`. */
+static int prefetch(struct cache *c, const fs_replay_opts *o, const uint64_t *cand, int nc,
+		    size_t i, uint8_t depth, struct arrivals *arr, fs_replay_result *r)
+{
+	int rc = FS_OK;
+	for (int j = 0; j < nc && !rc; j++) {
+		if (fs_pt_get(&c->idx, cand[j]) != FS_PT_NONE)
+			continue;
+		r->prefetches++;
+		rc = cache_insert(c, cand[j], i, r);
+		if (!rc && o->arrival.map)
+			rc = arrivals_push(arr, cand[j], depth);
+	}
+	return rc;
+}
+
 int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *o,
 	      fs_replay_result *r)
 {
@@ -100,6 +144,8 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 	}
 	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
 	uint64_t policy_ns = 0;
+	uint32_t max_depth = o->arrival.chain_depth;
+	struct arrivals arr = { 0 };
 	for (size_t i = 0; i < n && !rc; i++) {
 		fs_event e = ev[i];
 		uint32_t node = fs_pt_get(&c.idx, e.page);
@@ -115,6 +161,8 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 			if (i - c.issued[node] < o->delay_events)
 				r->late_hits++;
 			c.issued[node] = UINT64_MAX;
+			if (o->arrival.map)
+				continue; /* mapped on arrival: told as an assumed hit then */
 			e.kind = FS_EV_HIT;
 		} else {
 			r->misses++;
@@ -123,15 +171,27 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 		}
 		uint64_t t0 = fs_now_ns();
 		int nc = p->ops->on_event(p, &e, cand, FS_POLICY_MAX_CANDIDATES);
-		policy_ns += fs_now_ns() - t0;
 		r->candidates += nc > 0 ? (uint64_t)nc : 0;
-		for (int j = 0; j < nc && !rc; j++) {
-			if (fs_pt_get(&c.idx, cand[j]) != FS_PT_NONE)
-				continue;
-			r->prefetches++;
-			rc = cache_insert(&c, cand[j], i, r);
+		arr.n = 0;
+		if (!rc)
+			rc = prefetch(&c, o, cand, nc, i, 0, &arr, r);
+		/* The pages just prefetched arrive, each an assumed hit; a chain's candidates
+		 * arrive after them (appended: walk by index, as the pager does). */
+		for (size_t k = 0; k < arr.n && !rc; k++) {
+			fs_event a = { .page = arr.page[k], .time_ns = e.time_ns, .thread = e.thread,
+				       .kind = FS_EV_HIT, .flags = FS_EVF_ASSUMED };
+			if (o->arrival.chain && arr.depth[k] < max_depth) {
+				nc = p->ops->on_event(p, &a, cand, FS_POLICY_MAX_CANDIDATES);
+				r->candidates += nc > 0 ? (uint64_t)nc : 0;
+				rc = prefetch(&c, o, cand, nc, i, (uint8_t)(arr.depth[k] + 1), &arr, r);
+			} else {
+				p->ops->on_event(p, &a, cand, 0);
+			}
 		}
+		policy_ns += fs_now_ns() - t0;
 	}
+	free(arr.page);
+	free(arr.depth);
 	for (uint32_t e = 0; e < c.n; e++)
 		r->unused_at_end += c.issued[e] != UINT64_MAX;
 	r->precision = r->prefetches ? (double)r->hits / r->prefetches : 0.0;

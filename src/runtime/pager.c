@@ -285,7 +285,7 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 			if (s & PF_WAITER) {
 				rt->n_waiting--;
 				install(rt, pg, (s & PF_WAITER_W) != 0);
-			} else if (rt->map_prefetched && (s & PF_PREFETCHED)) {
+			} else if (rt->arrival.map && (s & PF_PREFETCHED)) {
 				/* Mapped on arrival: its first touch costs nothing, but is not
 				 * seen either (Hermit's swap-cache bypass).  The pages of the
 				 * run that follow and are mapped on arrival too go with it. */
@@ -305,7 +305,7 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 						.thread = tag_thread(done[i].tag),
 						.kind = FS_EV_HIT,
 						.flags = FS_EVF_ASSUMED };
-				if (!rt->chain) {
+				if (!rt->arrival.chain) {
 					uint64_t cand[1];
 					rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
 				} else if (rt->n_assumed < FS_ASSUMED_MAX) {
@@ -322,7 +322,7 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 				 * cyclic scan this acts like MRU, which is what keeps
 				 * hermit's pagerank reads low).  Back: in use, as the
 				 * chain has bet.  arrival_place, runtime.c. */
-				if (rt->arrival_front)
+				if (rt->arrival.front)
 					fs_cache_push_front(rt, pg);
 				else
 					fs_cache_push(rt, pg);
@@ -522,7 +522,7 @@ static int read_faults(fs_runtime *rt)
 static int assumed_hits(fs_runtime *rt)
 {
 	int n = 0;
-	uint32_t max_depth = rt->cfg.chain_depth < 7 ? rt->cfg.chain_depth : 7;
+	uint32_t max_depth = rt->arrival.chain_depth;
 	/* Issuing may land more completions, which append here: walk by index. */
 	for (; n < rt->n_assumed; n++) {
 		struct fs_assumed a = rt->assumed[n];

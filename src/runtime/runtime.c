@@ -144,23 +144,6 @@ static int check_config(const fs_config *cfg, char *err, size_t errlen)
 			(unsigned long long)cfg->arena_size);
 		return FS_EINVAL;
 	}
-	if (strcmp(cfg->prefetch_map, "auto") && strcmp(cfg->prefetch_map, "fault") &&
-	    strcmp(cfg->prefetch_map, "direct")) {
-		fs_errf(err, errlen, "unknown prefetch_map '%s'; use auto, fault or direct",
-			cfg->prefetch_map);
-		return FS_EINVAL;
-	}
-	if (strcmp(cfg->arrival_place, "auto") && strcmp(cfg->arrival_place, "front") &&
-	    strcmp(cfg->arrival_place, "back")) {
-		fs_errf(err, errlen, "unknown arrival_place '%s'; use auto, front or back",
-			cfg->arrival_place);
-		return FS_EINVAL;
-	}
-	if (cfg->chain_depth > 7) {
-		fs_errf(err, errlen, "chain_depth %u is more than 7 (the read tags carry 3 bits "
-			"of it); use 0-7", cfg->chain_depth);
-		return FS_EINVAL;
-	}
 	if (strcmp(cfg->reclaim, "clock") && strcmp(cfg->reclaim, "fifo")) {
 		fs_errf(err, errlen, "unknown reclaim '%s'; use clock or fifo", cfg->reclaim);
 		return FS_EINVAL;
@@ -311,15 +294,8 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
-	/* auto: as the policy asks (hermit and farsight map on arrival, the rest fault). */
-	rt->map_prefetched = !strcmp(cfg->prefetch_map, "direct") ||
-			     (!strcmp(cfg->prefetch_map, "auto") &&
-			      (rt->pol->ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED));
-	rt->chain = (rt->pol->ops->runtime_flags & FS_POLICY_RT_CHAIN) != 0;
-	/* auto: a policy that chains has bet the program goes through the page (back, in
-	 * use); one that does not leaves it first in line, as the kernel's readahead does. */
-	rt->arrival_front = !strcmp(cfg->arrival_place, "front") ||
-			    (!strcmp(cfg->arrival_place, "auto") && !rt->chain);
+	if ((rc = fs_policy_arrival(cfg, rt->pol->ops, &rt->arrival, err, errlen)))
+		goto fail;
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);

@@ -134,9 +134,7 @@ struct fs_runtime {
 	int clock;                     /* reclaim = clock: second chance by unmapping */
 	uint64_t base_free_low, base_free_high; /* the configured reserve */
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
-	int map_prefetched;            /* map prefetched pages at landing (prefetch_map) */
-	int chain;                     /* FS_POLICY_RT_CHAIN: assumed hits continue predictions */
-	int arrival_front;             /* pages mapped on arrival first in line for reclaim */
+	fs_arrival arrival;            /* prefetched pages: mapped on arrival? chained? where queued */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
 	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and
