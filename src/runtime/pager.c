@@ -252,6 +252,39 @@ static int direct_mappable(uint8_t s)
 	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
 }
 
+/* Bookkeeping of a prefetched page just mapped on arrival (read tag `tag`): its first
+ * touch costs nothing but is not seen either (Hermit's swap-cache bypass), so the
+ * prefetcher is told of an assumed hit now, as the kernel's readahead counts a
+ * bypassed page (its window depends on it), and the page is queued for the clock. */
+static void mapped_on_arrival(fs_runtime *rt, uint64_t pg, uint64_t tag)
+{
+	atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1, memory_order_relaxed);
+	fs_event ev = { .page = pg,
+			.time_ns = fs_now_ns() - rt->start_ns,
+			.thread = tag_thread(tag),
+			.kind = FS_EV_HIT,
+			.flags = FS_EVF_ASSUMED };
+	if (!rt->arrival.chain) {
+		uint64_t cand[1];
+		rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
+	} else if (rt->n_assumed < FS_ASSUMED_MAX) {
+		/* A chain: the policy predicts onward from here, after this landing, from
+		 * assumed_hits. */
+		rt->assumed[rt->n_assumed++] =
+			(struct fs_assumed){ pg, ev.thread, (uint8_t)tag_depth(tag) };
+	} else {
+		rt->pol->ops->on_event(rt->pol, &ev, &ev.page, 0);
+	}
+	/* Front: unused yet, first in line for the clock, like a readahead page on the
+	 * kernel's inactive list (on a cyclic scan this acts like MRU, which is what keeps
+	 * hermit's pagerank reads low).  Back: in use, as a chain has bet.  See
+	 * fs_policy_arrival (arrival_place). */
+	if (rt->arrival.front)
+		fs_cache_push_front(rt, pg);
+	else
+		fs_cache_push(rt, pg);
+}
+
 /* Land backend read completions. */
 void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 {
@@ -273,59 +306,24 @@ void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
 		rt->inflight_reads--;
 		uint64_t page = tag_page(done[i].tag);
 		uint32_t np = tag_npages(done[i].tag);
-		uint32_t mapped_to = 0; /* pages [k, mapped_to) were mapped as one run */
 		for (uint32_t k = 0; k < np; k++) {
 			uint64_t pg = page + k;
 			uint8_t s = rt->state[pg];
-			if (k < mapped_to) {
-				s = PS_FETCH | PF_PREFETCHED; /* mapped with the run below */
-			} else if ((s & PS_MASK) != PS_FETCH) {
+			if ((s & PS_MASK) != PS_FETCH)
 				continue; /* discarded while in flight */
-			}
 			if (s & PF_WAITER) {
 				rt->n_waiting--;
 				install(rt, pg, (s & PF_WAITER_W) != 0);
 			} else if (rt->arrival.map && (s & PF_PREFETCHED)) {
-				/* Mapped on arrival: its first touch costs nothing, but is not
-				 * seen either (Hermit's swap-cache bypass).  The pages of the
-				 * run that follow and are mapped on arrival too go with it. */
-				if (k >= mapped_to) {
-					uint32_t e = k + 1;
-					while (e < np && direct_mappable(rt->state[page + e]))
-						e++;
-					install_range(rt, pg, e - k, 0);
-					mapped_to = e;
-				}
-				atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1,
-							  memory_order_relaxed);
-				/* The prefetcher is told of an assumed hit, as the kernel's
-				 * readahead counts a bypassed page: its window depends on it. */
-				fs_event ev = { .page = pg,
-						.time_ns = fs_now_ns() - rt->start_ns,
-						.thread = tag_thread(done[i].tag),
-						.kind = FS_EV_HIT,
-						.flags = FS_EVF_ASSUMED };
-				if (!rt->arrival.chain) {
-					uint64_t cand[1];
-					rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
-				} else if (rt->n_assumed < FS_ASSUMED_MAX) {
-					/* A chain: the policy predicts onward from here,
-					 * after this landing, from assumed_hits. */
-					rt->assumed[rt->n_assumed++] =
-						(struct fs_assumed){ pg, ev.thread,
-								     (uint8_t)tag_depth(done[i].tag) };
-				} else {
-					rt->pol->ops->on_event(rt->pol, &ev, &ev.page, 0);
-				}
-				/* Front: unused yet, first in line for the clock, like a
-				 * readahead page on the kernel's inactive list (on a
-				 * cyclic scan this acts like MRU, which is what keeps
-				 * hermit's pagerank reads low).  Back: in use, as the
-				 * chain has bet.  arrival_place, runtime.c. */
-				if (rt->arrival.front)
-					fs_cache_push_front(rt, pg);
-				else
-					fs_cache_push(rt, pg);
+				/* Mapped on arrival, with the pages of the run that follow and
+				 * are mapped on arrival too: one UFFDIO_CONTINUE. */
+				uint32_t e = k + 1;
+				while (e < np && direct_mappable(rt->state[page + e]))
+					e++;
+				install_range(rt, pg, e - k, 0);
+				for (uint32_t j = k; j < e; j++)
+					mapped_on_arrival(rt, page + j, done[i].tag);
+				k = e - 1;
 				continue;
 			} else {
 				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
