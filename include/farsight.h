@@ -68,7 +68,7 @@ typedef struct fs_config {
 	uint32_t free_low_pages;   /* reclaim starts when free pages < this */
 	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
 	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
-	char arrival_place[16];    /* pages mapped on arrival: auto, front or back of the clock */
+	char arrival_place[16];    /* pages mapped on arrival: front or back of the clock */
 	char reclaim[16];          /* victim choice: clock or fifo */
 	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
 	uint32_t readahead_max;    /* readahead window cap, pages */

@@ -219,11 +219,11 @@ TEST(stress_every_policy)
 	 * predictions chained through assumed hits, so this churns that path too. */
 	static const char *policies[] = { "none", "readahead", "leap", "hermit", "farsight" };
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
-		stress(policies[i], "auto");
-	/* The other queueing of pages mapped on arrival (auto: front for hermit, back for
-	 * farsight): pages the clock takes before they are touched must survive too. */
+		stress(policies[i], "front");
+	/* The other queueing of pages mapped on arrival (front, the default, has the clock
+	 * take them before they are touched; back keeps them as in use). */
 	stress("hermit", "back");
-	stress("farsight", "front");
+	stress("farsight", "back");
 }
 
 /* Faults taken by one sequential pass over 1536 far pages under farsight with the
@@ -297,7 +297,7 @@ TEST(bad_settings_are_refused)
 	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "middle");
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
-	CHECK_STR_CONTAINS(err, "unknown arrival_place 'middle'; use auto, front or back");
+	CHECK_STR_CONTAINS(err, "unknown arrival_place 'middle'; use front or back");
 	cfg = base_config(1 << 20, "farsight");
 	cfg.chain_depth = 8;
 	err[0] = 0;
