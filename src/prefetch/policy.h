@@ -61,9 +61,10 @@ const char *const *fs_policy_names(void);
 /* Create by name, with an error that lists the known names. */
 int fs_policy_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen);
 
-/* What happens to a policy's prefetched pages, from the prefetch_map and arrival_place
- * settings (their `auto`s resolved by the policy's runtime flags).  The one reading of
- * them, for the runtime and for replay (`farsight eval`), so both model the same. */
+/* What happens to a policy's prefetched pages, from the prefetch_map (its `auto`
+ * resolved by the policy's runtime flags), arrival_place and chain_depth settings.
+ * The one reading of them, for the runtime and for replay (`farsight eval`), so both
+ * model the same. */
 typedef struct fs_arrival {
 	int map;   /* mapped on arrival, the policy told of an assumed hit (else: a fault
 		    * on first touch, seen as FS_EV_HIT) */
