@@ -122,7 +122,6 @@ static void fmt_dur(double s, char *out, size_t n)
 		snprintf(out, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-/* The model for the farsight prefetcher: the first DIR/<workload>.* file. */
 /* The model for workload w: DIR/<w>.fsm (.model, .bin), or, when --models names a
  * file, that file for every workload (e.g. the shipped models/default.fsm). */
 static int find_model(const char *dir, const char *w, char *out, size_t n)

@@ -252,6 +252,17 @@ static int direct_mappable(uint8_t s)
 	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
 }
 
+/* The assumed hit of a page mapped on arrival, on the thread whose prediction
+ * fetched it: a hit the program did not raise (FS_EVF_ASSUMED). */
+static fs_event assumed_event(const fs_runtime *rt, uint64_t page, uint16_t thread)
+{
+	return (fs_event){ .page = page,
+			   .time_ns = fs_now_ns() - rt->start_ns,
+			   .thread = thread,
+			   .kind = FS_EV_HIT,
+			   .flags = FS_EVF_ASSUMED };
+}
+
 /* Bookkeeping of a prefetched page just mapped on arrival (read tag `tag`): its first
  * touch costs nothing but is not seen either (Hermit's swap-cache bypass), so the
  * prefetcher is told of an assumed hit now, as the kernel's readahead counts a
@@ -259,21 +270,15 @@ static int direct_mappable(uint8_t s)
 static void mapped_on_arrival(fs_runtime *rt, uint64_t pg, uint64_t tag)
 {
 	atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1, memory_order_relaxed);
-	fs_event ev = { .page = pg,
-			.time_ns = fs_now_ns() - rt->start_ns,
-			.thread = tag_thread(tag),
-			.kind = FS_EV_HIT,
-			.flags = FS_EVF_ASSUMED };
-	if (!rt->arrival.chain) {
-		uint64_t cand[1];
-		rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
-	} else if (rt->n_assumed < FS_ASSUMED_MAX) {
+	if (rt->arrival.chain && rt->n_assumed < FS_ASSUMED_MAX) {
 		/* A chain: the policy predicts onward from here, after this landing, from
 		 * assumed_hits. */
 		rt->assumed[rt->n_assumed++] =
-			(struct fs_assumed){ pg, ev.thread, (uint8_t)tag_depth(tag) };
-	} else {
-		rt->pol->ops->on_event(rt->pol, &ev, &ev.page, 0);
+			(struct fs_assumed){ pg, tag_thread(tag), (uint8_t)tag_depth(tag) };
+	} else { /* no chain (or its queue is full): the policy only learns of the hit */
+		fs_event ev = assumed_event(rt, pg, tag_thread(tag));
+		uint64_t cand[1];
+		rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
 	}
 	/* Front: unused yet, first in line for the clock, like a readahead page on the
 	 * kernel's inactive list (on a cyclic scan this acts like MRU, which is what keeps
@@ -524,11 +529,7 @@ static int assumed_hits(fs_runtime *rt)
 	/* Issuing may land more completions, which append here: walk by index. */
 	for (; n < rt->n_assumed; n++) {
 		struct fs_assumed a = rt->assumed[n];
-		fs_event ev = { .page = a.page,
-				.time_ns = fs_now_ns() - rt->start_ns,
-				.thread = a.thread,
-				.kind = FS_EV_HIT,
-				.flags = FS_EVF_ASSUMED };
+		fs_event ev = assumed_event(rt, a.page, a.thread);
 		if (a.depth < max_depth) {
 			prefetch_after(rt, &ev, a.depth + 1u);
 		} else {

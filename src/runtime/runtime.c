@@ -191,6 +191,12 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	int rc = check_config(cfg, err, errlen);
 	if (rc || (rc = place_threads(cfg->cpus, err, errlen)))
 		return rc;
+	/* The arrival settings are checked before anything is opened (an unknown
+	 * prefetcher is reported by fs_policy_create below). */
+	fs_arrival arrival = { 0 };
+	const fs_policy_ops *ops = fs_policy_find(cfg->prefetch);
+	if (ops && (rc = fs_policy_arrival(cfg, ops, &arrival, err, errlen)))
+		return rc;
 	/* The runtime struct is large (thread tables, histograms): map it directly. */
 	fs_runtime *rt = fs_sys_mmap(NULL, sizeof(*rt), PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -294,8 +300,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
-	if ((rc = fs_policy_arrival(cfg, rt->pol->ops, &rt->arrival, err, errlen)))
-		goto fail;
+	rt->arrival = arrival;
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);
