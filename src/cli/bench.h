@@ -95,6 +95,9 @@ typedef struct bench_plan {
 	double started;           /* wall clock, for the report */
 	const char *swap_script;  /* tools/linux-swap-run.sh, if a linux-swap config is asked */
 	char swap_skip[256];      /* why linux-swap was skipped here ("" if it ran) */
+	/* --merge: the results.csv files read, for the report; NULL for a bench that ran */
+	const char *merged_from;
+	const char *merged_size;  /* the size name, owned (bench_merged_free) */
 } bench_plan;
 
 double bench_median(double *v, int n);
@@ -103,5 +106,13 @@ double bench_median(double *v, int n);
 int bench_write_csv(const bench_plan *p);
 /* report.md and the plots; returns the number of failed runs it listed. */
 int bench_write_report(const bench_plan *p);
+/* --merge: append the runs of a results.csv that bench_write_csv wrote to p->runs
+ * (capacity *cap, grown as needed), interning workload and prefetcher names into p's
+ * lists (first-seen order) and numbering repetitions on across files.  Refuses, with
+ * a sentence in err, a file that is not such a results.csv, a damaged row, another
+ * size, or all-local checksums that differ from the files before (other inputs).
+ * bench_merged_free frees what it allocated. */
+int bench_read_csv(bench_plan *p, int *cap, const char *path, char *err, size_t errlen);
+void bench_merged_free(bench_plan *p);
 
 #endif

@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,12 @@ static void csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* results.csv's own columns, before the stats keys (bench_write_csv, bench_read_csv). */
+#define N_OURS 13
+static const char *ours[N_OURS] = { "workload", "size", "kind", "ratio", "prefetch", "rep",
+				    "budget_bytes", "seconds", "wall_seconds", "normalised",
+				    "status", "checksum", "checksum_ok" };
+
 int bench_write_csv(const bench_plan *p)
 {
 	char path[1100], tmp[1100];
@@ -79,13 +86,12 @@ int bench_write_csv(const bench_plan *p)
 		fprintf(stderr, "farsight bench: cannot write %s\n", tmp);
 		return -1;
 	}
-	fprintf(f, "workload,size,kind,ratio,prefetch,rep,budget_bytes,seconds,wall_seconds,normalised,status,checksum,checksum_ok");
+	for (int j = 0; j < N_OURS; j++)
+		fprintf(f, "%s%s", j ? "," : "", ours[j]);
 	/* stats keys that repeat one of our columns (prefetch) get a stats_ prefix */
-	static const char *ours[] = { "workload", "size", "kind", "ratio", "prefetch", "rep", "budget_bytes",
-				      "seconds", "wall_seconds", "normalised", "status", "checksum", "checksum_ok" };
 	for (int j = 0; j < nk; j++) {
 		int clash = 0;
-		for (size_t o = 0; o < sizeof ours / sizeof ours[0]; o++)
+		for (size_t o = 0; o < N_OURS; o++)
 			clash |= !strcmp(keys[j], ours[o]);
 		fputc(',', f);
 		if (clash)
@@ -113,6 +119,196 @@ int bench_write_csv(const bench_plan *p)
 	}
 	fclose(f);
 	return rename(tmp, path);
+}
+
+/* Split one CSV line (as csv_field writes it) into at most max fields, in place;
+ * returns the count, or -1 on an unterminated quote or more than max fields. */
+static int csv_split(char *line, char **out, int max)
+{
+	int n = 0;
+	char *c = line;
+	line[strcspn(line, "\r\n")] = 0;
+	for (;;) {
+		if (n == max)
+			return -1;
+		if (*c == '"') { /* quoted: "" is a quote; unquote in place */
+			char *w = ++c;
+			out[n++] = w;
+			for (;; c++) {
+				if (!*c)
+					return -1;
+				if (*c == '"' && c[1] == '"') {
+					*w++ = '"';
+					c++;
+				} else if (*c == '"') {
+					c++;
+					break;
+				} else {
+					*w++ = *c;
+				}
+			}
+			*w = 0;
+			if (*c && *c != ',')
+				return -1;
+		} else {
+			out[n++] = c;
+			c += strcspn(c, ",");
+		}
+		if (!*c)
+			return n;
+		*c++ = 0;
+	}
+}
+
+/* Intern a name in a list (first-seen order); returns the list's copy, or NULL when
+ * the list is full or out of memory.  The copies are freed by bench_merged_free. */
+static const char *intern(const char **list, int *n, int max, const char *name)
+{
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(list[i], name))
+			return list[i];
+	if (*n == max)
+		return NULL;
+	char *copy = strdup(name);
+	if (copy)
+		list[(*n)++] = copy;
+	return copy;
+}
+
+int bench_read_csv(bench_plan *p, int *cap, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *line = NULL, *head = NULL;
+	size_t lcap = 0, hcap = 0;
+	char *names[N_OURS + 256], *vals[N_OURS + 256]; /* the writer's columns at most */
+	int nh = 0, lineno = 1, rc = -1;
+	if (getline(&head, &hcap, f) < 0 || (nh = csv_split(head, names, N_OURS + 256)) < 1) {
+		snprintf(err, errlen, "%s: empty, or no header line of a farsight bench results.csv", path);
+		goto out;
+	}
+	for (int j = 0; j < N_OURS; j++)
+		if (j >= nh || strcmp(names[j], ours[j])) {
+			snprintf(err, errlen, "%s: column %d is '%s', not '%s': not a results.csv of "
+				 "farsight bench", path, j + 1, j < nh ? names[j] : "missing", ours[j]);
+			goto out;
+		}
+	while (getline(&line, &lcap, f) >= 0) {
+		lineno++;
+		if (!line[strspn(line, "\r\n")])
+			continue;
+		int nv = csv_split(line, vals, N_OURS + 256);
+		if (nv != nh) {
+			snprintf(err, errlen, "%s:%d: %d fields where the header has %d (damaged or "
+				 "truncated file)", path, lineno, nv < 0 ? 0 : nv, nh);
+			goto out;
+		}
+		if (p->size && strcmp(p->size, vals[1])) {
+			snprintf(err, errlen, "%s:%d: size %s where the files before had %s; benches of "
+				 "different sizes do not merge", path, lineno, vals[1], p->size);
+			goto out;
+		}
+		if (p->n_runs == *cap) {
+			int ncap = *cap ? *cap * 2 : 256;
+			bench_run *nr = realloc(p->runs, (size_t)ncap * sizeof *nr);
+			if (!nr) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			p->runs = nr;
+			*cap = ncap;
+		}
+		bench_run *r = &p->runs[p->n_runs];
+		memset(r, 0, sizeof *r);
+		const char *k = vals[2];
+		r->kind = !strcmp(k, "plain") ? RUN_PLAIN : !strcmp(k, "record") ? RUN_RECORD :
+			  !strcmp(k, "far") ? RUN_FAR : !strncmp(k, "all-local-", 10) ? RUN_HUGE : -1;
+		char *end;
+		r->ratio = (int)strtol(vals[3], &end, 10);
+		if (r->kind < 0 || *end || r->ratio < 0 || r->ratio > 100) {
+			snprintf(err, errlen, "%s:%d: kind '%s', ratio '%s': not a row of farsight bench",
+				 path, lineno, vals[2], vals[3]);
+			goto out;
+		}
+		if (!p->size && !(p->size = p->merged_size = strdup(vals[1])))
+			goto oom;
+		r->workload = intern(p->workloads, &p->n_workloads, 8, vals[0]);
+		r->prefetch = r->kind == RUN_PLAIN ? "" : intern(p->prefetch, &p->n_prefetch, 16, vals[4]);
+		if (!r->workload || !r->prefetch) {
+			snprintf(err, errlen, "%s:%d: more than 8 workloads or 16 prefetchers in all", path,
+				 lineno);
+			goto out;
+		}
+		if (r->kind == RUN_FAR) {
+			int seen = 0;
+			for (int i = 0; i < p->n_ratios && !seen; i++)
+				seen = p->ratios[i] == r->ratio;
+			if (!seen && p->n_ratios < 16) { /* kept ascending */
+				int at = p->n_ratios++;
+				for (; at > 0 && p->ratios[at - 1] > r->ratio; at--)
+					p->ratios[at] = p->ratios[at - 1];
+				p->ratios[at] = r->ratio;
+			}
+		}
+		/* Repetitions are numbered on across files: the n-th run of a configuration. */
+		r->rep = 1;
+		for (int i = 0; i < p->n_runs; i++) {
+			const bench_run *o = &p->runs[i];
+			r->rep += o->kind == r->kind && o->workload == r->workload && o->ratio == r->ratio &&
+				  !strcmp(o->prefetch, r->prefetch);
+		}
+		if (r->rep > p->reps)
+			p->reps = r->rep;
+		r->budget = strtoull(vals[6], NULL, 10);
+		r->seconds = strtod(vals[7], NULL);
+		r->wall_seconds = strtod(vals[8], NULL);
+		r->normalised = *vals[9] ? strtod(vals[9], NULL) : NAN;
+		r->status = atoi(vals[10]);
+		snprintf(r->checksum, sizeof r->checksum, "%s", vals[11]);
+		r->checksum_ok = atoi(vals[12]);
+		r->done = 1;
+		for (int j = N_OURS; j < nh && r->n_kv < BENCH_MAX_KV; j++)
+			if (*vals[j]) {
+				snprintf(r->kv[r->n_kv].key, sizeof r->kv[0].key, "%s", names[j]);
+				snprintf(r->kv[r->n_kv].val, sizeof r->kv[0].val, "%s", vals[j]);
+				r->n_kv++;
+			}
+		/* One input per workload: every file's plain runs must agree on the checksum
+		 * (a different seed, graph or size would not). */
+		for (int i = 0; r->kind == RUN_PLAIN && r->status == 0 && i < p->n_runs; i++) {
+			const bench_run *o = &p->runs[i];
+			if (o->kind == RUN_PLAIN && o->workload == r->workload && o->status == 0 &&
+			    strcmp(o->checksum, r->checksum)) {
+				snprintf(err, errlen, "%s:%d: %s's all-local checksum %s differs from %s in "
+					 "the files before: different inputs (seed, graph or size) do not "
+					 "merge", path, lineno, r->workload, r->checksum, o->checksum);
+				goto out;
+			}
+		}
+		p->n_runs++;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	free(line);
+	free(head);
+	fclose(f);
+	return rc;
+}
+
+void bench_merged_free(bench_plan *p)
+{
+	for (int i = 0; i < p->n_workloads; i++)
+		free((char *)p->workloads[i]);
+	for (int i = 0; i < p->n_prefetch; i++)
+		free((char *)p->prefetch[i]);
+	free((char *)p->merged_size);
+	free(p->runs);
 }
 
 /* Median of a value over the successful runs matching (workload, kind, ratio, prefetch). */
@@ -265,7 +461,13 @@ int bench_write_report(const bench_plan *p)
 	fprintf(f, "Command: `%s` (%s)\n\n", p->command_line, date);
 	fprintf(f, "Machine: Linux %s, %ld vCPUs, %s; guest_halt_poll_ns = %s.\n\n", u.release,
 		sysconf(_SC_NPROCESSORS_ONLN), cpu, halt);
-	if (p->cpu >= 0)
+	if (p->merged_from)
+		fprintf(f, "Merged (`farsight bench --merge`) from %s: the runs of those benches, "
+			   "repetitions numbered on across them.  Thread placement, seed and graph are "
+			   "in those benches' reports; the files agree on the size and on every "
+			   "workload's all-local checksum.  Runs of different benches were not taken "
+			   "side by side: a median may pool runs of different hours.\n\n", p->merged_from);
+	else if (p->cpu >= 0)
 		fprintf(f, "Thread placement: every run (plain and under farsight) pinned to CPU %d, and "
 			   "farsight's pager thread too (`--pager-cpu %d`), so that fault hand-offs never "
 			   "cross vCPUs (a cross-vCPU wake-up costs 40-50 us on this VM).\n\n",
@@ -273,14 +475,18 @@ int bench_write_report(const bench_plan *p)
 	else
 		fprintf(f, "Thread placement: not pinned (`--cpu -1`); the pager and the workload may sit on "
 			   "different vCPUs, where each wake-up costs 40-50 us on this VM.\n\n");
-	fprintf(f, "Workloads: size `%s`, seed %s, graph %s, single-threaded.  %d repetition%s per "
-		   "configuration; medians.  Times are the workloads' kernel times (the compute "
+	if (p->merged_from)
+		fprintf(f, "Workloads: size `%s`.  Up to %d repetition%s per configuration; medians.",
+			p->size, p->reps, p->reps == 1 ? "" : "s");
+	else
+		fprintf(f, "Workloads: size `%s`, seed %s, graph %s, single-threaded.  %d repetition%s per "
+			   "configuration; medians.", p->size, p->seed, p->graph, p->reps, p->reps == 1 ? "" : "s");
+	fprintf(f, "  Times are the workloads' kernel times (the compute "
 		   "phase, without generating the input, as GAP times its kernels; wall times of "
 		   "whole processes are in results.csv).  Normalised performance = plain all-local "
 		   "time / time under far memory.  Local-memory ratio = budget / footprint, footprint = "
 		   "`local_mem_peak_bytes` of the all-local farsight run.  Timings on a shared "
-		   "machine are noisy: compare rows of one report, not across reports.\n\n",
-		p->size, p->seed, p->graph, p->reps, p->reps == 1 ? "" : "s");
+		   "machine are noisy: compare rows of one report, not across reports.\n\n");
 
 	int failed = 0, has_swap = 0;
 	for (int i = 0; i < p->n_runs; i++)

@@ -50,7 +50,8 @@ static void usage(FILE *f)
 		"usage: farsight bench [--workloads LIST] [--ratios LIST] [--prefetch LIST] [--reps N]\n"
 		"                      [--size tiny|small|full] [--seed N] [--graph kron|urand]\n"
 		"                      [--backend B] [--cpu N] [--timeout SEC] [--models DIR]\n"
-		"                      [--quick] [--dry-run] --out DIR\n\n"
+		"                      [--quick] [--dry-run] --out DIR\n"
+		"       farsight bench --merge DIR,DIR... --out DIR\n\n"
 		"Runs each workload all-local (plain, and under farsight with a huge budget, which\n"
 		"measures its far-memory footprint), then under far memory at each local-memory\n"
 		"ratio (percent of the footprint) with each prefetcher, --reps times; checks every\n"
@@ -77,7 +78,11 @@ static void usage(FILE *f)
 		"                    or one model file for every workload\n"
 		"  --quick           all four workloads, ratios 30,50, every prefetcher, 1 rep,\n"
 		"                    size tiny unless --size is given (a few minutes)\n"
-		"  --dry-run         print the commands, run nothing\n");
+		"  --dry-run         print the commands, run nothing\n"
+		"  --merge LIST      run nothing: read the results.csv of each bench folder\n"
+		"                    listed (e.g. one bench per vCPU, or more repetitions run\n"
+		"                    later) and write one results.csv, report.md and plots\n"
+		"                    into --out, repetitions numbered on across them\n");
 }
 
 static int split_list(char *s, const char **out, int max, const char *what)
@@ -195,11 +200,54 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755);
 }
 
+/* --merge: the runs of several benches' results.csv as one bench's report. */
+static int merge(char *list, const char *out_dir, const char *cmdline)
+{
+	bench_plan p = { .out_dir = out_dir, .command_line = cmdline, .cpu = -1 };
+	int cap = 0, rc = 0;
+	char err[600], path[4096], from[2048] = "";
+	for (char *d = strtok(list, ","); d; d = strtok(NULL, ",")) {
+		snprintf(path, sizeof path, "%s/results.csv", d);
+		if (bench_read_csv(&p, &cap, path, err, sizeof err)) {
+			fprintf(stderr, "farsight bench: --merge: %s\n", err);
+			rc = 1;
+			goto out;
+		}
+		if (strlen(from) + strlen(path) + 5 < sizeof from) { /* for the report */
+			strcat(from, *from ? ", `" : "`");
+			strcat(from, path);
+			strcat(from, "`");
+		}
+	}
+	if (!p.n_runs) {
+		fprintf(stderr, "farsight bench: --merge: no runs in %s\n", from);
+		rc = 1;
+		goto out;
+	}
+	p.merged_from = from;
+	if (mkdir_p(out_dir) && errno != EEXIST) {
+		fprintf(stderr, "farsight bench: cannot create %s: %s\n", out_dir, strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	if (bench_write_csv(&p) || bench_write_report(&p) < 0) {
+		rc = 1;
+		goto out;
+	}
+	fprintf(stderr, "farsight bench: merged %d runs (%d workloads, %d prefetchers, up to %d "
+			"repetitions) into %s/results.csv and %s/report.md\n",
+		p.n_runs, p.n_workloads, p.n_prefetch, p.reps, out_dir, out_dir);
+out:
+	bench_merged_free(&p);
+	return rc;
+}
+
 int fs_cmd_bench(int argc, char **argv)
 {
 	bench_plan p = { .size = "small", .seed = "1", .graph = "kron", .cpu = 0, .reps = 3 };
 	char *wl_arg = NULL, *ratio_arg = NULL, *pf_arg = NULL;
 	const char *models = NULL;
+	char *merge_arg = NULL;
 	double timeout = 0;
 	int quick = 0, dry = 0, reps_given = 0, size_given = 0;
 	char cmdline[2048] = "farsight bench";
@@ -262,11 +310,18 @@ int fs_cmd_bench(int argc, char **argv)
 			models = v;
 		else if (!strcmp(o, "--out"))
 			p.out_dir = v;
+		else if (!strcmp(o, "--merge"))
+			merge_arg = argv[i];
 		else
 			return fs_cli_usage_error("bench: unknown option '%s' (see farsight bench --help)", o);
 	}
 	if (!p.out_dir)
 		return fs_cli_usage_error("bench: --out DIR is required (where results.csv, report.md and plots go)");
+	if (merge_arg) {
+		if (argc != 5)
+			return fs_cli_usage_error("bench: --merge takes only --out (it runs nothing)");
+		return merge(merge_arg, p.out_dir, cmdline);
+	}
 	p.command_line = cmdline;
 
 	/* workloads */
