@@ -38,6 +38,9 @@ grep -q '"tcp://x,""y"""' "$tmp/m/results.csv" && ok "a quoted field survives" |
 # median of 4, 5, 6 = 5 s; plain median 2 s: normalised 0.400; 30% before 50%
 grep -q '| 50% | readahead | 0.400 | 5.00 s | .* | 20 | 3 |' "$tmp/m/report.md" &&
 	ok "report: the median over the pooled runs" || bad "report row: $(grep '| 50% | readahead' "$tmp/m/report.md")"
+# none ran all-local only: a baseline, not a column
+grep -q '^| local mem | readahead | farsight |$' "$tmp/m/report.md" && ok "columns: the far runs' prefetchers" ||
+	bad "columns: $(grep '^| local mem |' "$tmp/m/report.md" | head -1)"
 first=$(grep -o '^| [0-9]*% |' "$tmp/m/report.md" | head -1)
 [ "$first" = "| 30% |" ] && ok "ratios ascending" || bad "first ratio row '$first'"
 grep -q 'Merged (`farsight bench --merge`)' "$tmp/m/report.md" && ok "report says it is merged" || bad "no merge note"

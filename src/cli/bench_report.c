@@ -236,7 +236,15 @@ int bench_read_csv(bench_plan *p, int *cap, const char *path, char *err, size_t 
 		if (!p->size && !(p->size = p->merged_size = strdup(vals[1])))
 			goto oom;
 		r->workload = intern(p->workloads, &p->n_workloads, 8, vals[0]);
-		r->prefetch = r->kind == RUN_PLAIN ? "" : intern(p->prefetch, &p->n_prefetch, 16, vals[4]);
+		/* The prefetcher columns are the far runs' prefetchers; the all-local and
+		 * record runs name a baseline configuration (none, linux-swap). */
+		static const char *const base[] = { "", "none", "linux-swap", "linux-swap-ra0" };
+		r->prefetch = NULL;
+		for (size_t b = 0; r->kind != RUN_FAR && b < sizeof base / sizeof base[0]; b++)
+			if (!strcmp(vals[4], base[b]))
+				r->prefetch = base[b];
+		if (!r->prefetch)
+			r->prefetch = intern(p->prefetch, &p->n_prefetch, 16, vals[4]);
 		if (!r->workload || !r->prefetch) {
 			snprintf(err, errlen, "%s:%d: more than 8 workloads or 16 prefetchers in all", path,
 				 lineno);
