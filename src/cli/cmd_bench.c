@@ -235,8 +235,8 @@ static int merge(char *list, const char *out_dir, const char *cmdline)
 		goto out;
 	}
 	fprintf(stderr, "farsight bench: merged %d runs (%d workloads, %d prefetchers, up to %d "
-			"repetitions) into %s/results.csv and %s/report.md\n",
-		p.n_runs, p.n_workloads, p.n_prefetch, p.reps, out_dir, out_dir);
+			"repetition%s) into %s/results.csv and %s/report.md\n",
+		p.n_runs, p.n_workloads, p.n_prefetch, p.reps, p.reps == 1 ? "" : "s", out_dir, out_dir);
 out:
 	bench_merged_free(&p);
 	return rc;
