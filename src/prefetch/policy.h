@@ -76,6 +76,17 @@ typedef struct fs_arrival {
 /* FS_OK and *a filled, or FS_EINVAL with a sentence in err for an unknown value. */
 int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival *a,
 		      char *err, size_t errlen);
+/* The assumed hit of a page mapped on arrival, on the thread whose prediction fetched
+ * it: a hit the program did not raise (FS_EVF_ASSUMED).  The runtime and replay tell
+ * the policy of it in the same form. */
+static inline fs_event fs_assumed_event(uint64_t page, uint64_t time_ns, uint16_t thread)
+{
+	return (fs_event){ .page = page,
+			   .time_ns = time_ns,
+			   .thread = thread,
+			   .kind = FS_EV_HIT,
+			   .flags = FS_EVF_ASSUMED };
+}
 
 #define FS_POLICY_MAX_CANDIDATES 64
 

@@ -179,8 +179,7 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 		/* The pages just prefetched arrive, each an assumed hit; a chain's candidates
 		 * arrive after them (appended: walk by index, as the pager does). */
 		for (size_t k = 0; k < arr.n && !rc; k++) {
-			fs_event a = { .page = arr.page[k], .time_ns = e.time_ns, .thread = e.thread,
-				       .kind = FS_EV_HIT, .flags = FS_EVF_ASSUMED };
+			fs_event a = fs_assumed_event(arr.page[k], e.time_ns, e.thread);
 			/* As the pager: a chain's step only below its depth, else the
 			 * policy just learns of the hit.  Both count as the policy's time
 			 * for the real event (ns/event covers the chain). */

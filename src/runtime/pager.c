@@ -252,17 +252,6 @@ static int direct_mappable(uint8_t s)
 	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
 }
 
-/* The assumed hit of a page mapped on arrival, on the thread whose prediction
- * fetched it: a hit the program did not raise (FS_EVF_ASSUMED). */
-static fs_event assumed_event(const fs_runtime *rt, uint64_t page, uint16_t thread)
-{
-	return (fs_event){ .page = page,
-			   .time_ns = fs_now_ns() - rt->start_ns,
-			   .thread = thread,
-			   .kind = FS_EV_HIT,
-			   .flags = FS_EVF_ASSUMED };
-}
-
 /* Bookkeeping of a prefetched page just mapped on arrival (read tag `tag`): its first
  * touch costs nothing but is not seen either (Hermit's swap-cache bypass), so the
  * prefetcher is told of an assumed hit now, as the kernel's readahead counts a
@@ -276,7 +265,7 @@ static void mapped_on_arrival(fs_runtime *rt, uint64_t pg, uint64_t tag)
 		rt->assumed[rt->n_assumed++] =
 			(struct fs_assumed){ pg, tag_thread(tag), (uint8_t)tag_depth(tag) };
 	} else { /* no chain (or its queue is full): the policy only learns of the hit */
-		fs_event ev = assumed_event(rt, pg, tag_thread(tag));
+		fs_event ev = fs_assumed_event(pg, fs_now_ns() - rt->start_ns, tag_thread(tag));
 		uint64_t cand[1];
 		rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
 	}
@@ -529,7 +518,7 @@ static int assumed_hits(fs_runtime *rt)
 	/* Issuing may land more completions, which append here: walk by index. */
 	for (; n < rt->n_assumed; n++) {
 		struct fs_assumed a = rt->assumed[n];
-		fs_event ev = assumed_event(rt, a.page, a.thread);
+		fs_event ev = fs_assumed_event(a.page, fs_now_ns() - rt->start_ns, a.thread);
 		if (a.depth < max_depth) {
 			prefetch_after(rt, &ev, a.depth + 1u);
 		} else {
