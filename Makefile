@@ -2,12 +2,16 @@
 # SAN=asan or SAN=tsan); `make test` builds and runs the test suite.
 #
 # Layout (each folder is one part of the architecture, see docs/ARCHITECTURE.md):
-#   src/runtime   pager, local cache and reclaim, stats, settings, traces
+#   src/common    what every part uses: util (errors, logging, time), the settings table
+#   src/trace     the event-trace format, synthetic traces, replay (the simulator)
+#   src/runtime   arena, page states, pager, local cache and reclaim, stats
 #   src/backend   far-memory backends (mem, tcp)
+#   src/proto     the memd wire protocol, shared by the tcp backend and memd
 #   src/prefetch  prefetcher policies
 #   src/model     future maps, tokenizer, RetNet, training
 #   src/preload   libfarsight-preload.so (malloc/mmap shim)
 #   src/memd      the memory server
+#   src/bench     the bench harness (`farsight bench`)
 #   src/cli       the `farsight` command
 #   workloads     the paper's workloads (farsight-workloads)
 #   tests         one standalone program per behaviour (test_*.c)
@@ -19,8 +23,7 @@ BUILD ?= build$(if $(SAN),-$(SAN),)
 
 WARN := -Wall -Wextra -Wno-unused-parameter
 OPT ?= -O2 -g
-CFLAGS_BASE := -std=gnu11 $(WARN) $(OPT) -fPIC -pthread -Iinclude -Isrc/runtime -Isrc/backend \
-	-Isrc/prefetch -Isrc/model -Isrc/cli -D_GNU_SOURCE
+CFLAGS_BASE := -std=gnu11 $(WARN) $(OPT) -fPIC -pthread -Iinclude -Isrc -D_GNU_SOURCE
 ifeq ($(SAN),asan)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else ifeq ($(SAN),tsan)
@@ -31,11 +34,12 @@ CXXFLAGS := -std=gnu++17 $(WARN) $(OPT) -pthread -Iinclude $(SANFLAGS)
 LDFLAGS := -pthread $(SANFLAGS)
 LDLIBS := -lm
 
-LIB_SRC := $(wildcard src/runtime/*.c src/backend/*.c src/prefetch/*.c src/model/*.c)
+LIB_SRC := $(wildcard src/common/*.c src/trace/*.c src/runtime/*.c src/backend/*.c src/proto/*.c \
+	src/prefetch/*.c src/model/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 PRELOAD_SRC := $(wildcard src/preload/*.c)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_SRC := $(wildcard src/cli/*.c src/memd/*.c)
+CLI_SRC := $(wildcard src/cli/*.c src/bench/*.c src/memd/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)

@@ -38,8 +38,8 @@
  * Not a test: it measures and prints.
  */
 #include "farsight.h"
-#include "runtime.h"
-#include "util.h"
+#include "runtime/runtime.h"
+#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -16,8 +16,8 @@
  *
  *   build/bench/memd_bench [--cpu N] [--cross] [--ops N]
  */
-#include "backend.h"
-#include "util.h"
+#include "backend/backend.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <netinet/in.h>

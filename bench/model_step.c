@@ -7,9 +7,9 @@
  *
  *   build/bench/model_step [iterations]
  */
-#include "retnet.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "model/retnet.h"
+#include "model/tokenizer.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdio.h>

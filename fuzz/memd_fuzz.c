@@ -9,7 +9,7 @@
  *   make fuzz                 builds build/fuzz/memd_fuzz
  *   tools/fuzz-memd.sh [SECS] runs it for a bounded time (CI: 60 s)
  */
-#include "memd.h"
+#include "memd/memd.h"
 
 #include <stdlib.h>
 

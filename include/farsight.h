@@ -41,7 +41,7 @@ enum {
 const char *fs_strerror(int err);
 
 /* ---- settings -----------------------------------------------------------------
- * All settings live in one table (src/runtime/settings.c): name, type, default,
+ * All settings live in one table (src/common/settings.c): name, type, default,
  * environment variable, command-line flag and help text.  `farsight --help`, the
  * README's settings table and the runtime all read it.  fs_config holds the parsed
  * values; fs_config_from_env() fills it from defaults and FARSIGHT_* variables.

@@ -14,9 +14,9 @@
  */
 #include "testlib.h"
 #include "farsight.h"
-#include "modelfile.h"
-#include "policy.h"
-#include "train.h"
+#include "model/modelfile.h"
+#include "prefetch/policy.h"
+#include "model/train.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  */
 #include "testlib.h"
 #include "farsight.h"
-#include "futuremap.h"
+#include "model/futuremap.h"
 
 TEST(ordinals_fill_in_order_and_stay_stable)
 {

@@ -6,7 +6,7 @@
  * authentication are in test_memd_faults.c.
  */
 #include "testlib.h"
-#include "backend.h"
+#include "backend/backend.h"
 #include "helpers/memd_spawn.h"
 
 #include <stdint.h>

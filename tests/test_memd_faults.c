@@ -5,8 +5,8 @@
  * while a good client on the same server keeps working.
  */
 #include "testlib.h"
-#include "backend.h"
-#include "tcp_proto.h"
+#include "backend/backend.h"
+#include "proto/memd_proto.h"
 #include "helpers/memd_spawn.h"
 
 #include <netinet/in.h>

@@ -3,7 +3,7 @@
  * RFC 4231: the memd handshake is only as good as these.
  */
 #include "testlib.h"
-#include "sha256.h"
+#include "common/sha256.h"
 
 static void hex(const unsigned char *d, char *out)
 {

@@ -6,10 +6,11 @@
  */
 #include "testlib.h"
 #include "farsight.h"
-#include "modelfile.h"
-#include "replay.h"
-#include "synth.h"
-#include "train.h"
+#include "model/modelfile.h"
+#include "trace/replay.h"
+#include "trace/synth.h"
+#include "trace/trace.h"
+#include "model/train.h"
 
 #include <unistd.h>
 

@@ -6,7 +6,7 @@
 #include "testlib.h"
 
 #include "farsight.h"
-#include "policy.h"
+#include "prefetch/policy.h"
 
 #include <stdint.h>
 #include <unistd.h>

@@ -8,8 +8,8 @@
  * 2e-4 absolute); the PyTorch test checks the gradients to 1e-4.
  */
 #include "testlib.h"
-#include "retnet.h"
-#include "tokenizer.h"
+#include "model/retnet.h"
+#include "model/tokenizer.h"
 
 static fs_retnet *small_model(uint32_t layers, uint64_t seed)
 {

@@ -7,7 +7,7 @@
  * Each is compared to ~1e-4 relative.
  */
 #include "testlib.h"
-#include "retnet.h"
+#include "model/retnet.h"
 
 #include <stdint.h>
 

@@ -3,8 +3,9 @@
  * thread, and resolve() inverts it; synthetic traces are deterministic per seed.
  */
 #include "testlib.h"
-#include "synth.h"
-#include "tokenizer.h"
+#include "trace/synth.h"
+#include "trace/trace.h"
+#include "model/tokenizer.h"
 
 static fs_event ev(uint64_t page, int thread)
 {

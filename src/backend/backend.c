@@ -1,8 +1,8 @@
 /*
  * backend.c - picks the backend named by the `backend` setting.
  */
-#include "backend.h"
-#include "util.h"
+#include "backend/backend.h"
+#include "common/util.h"
 
 #include <string.h>
 

@@ -19,8 +19,8 @@
  * arrives early costs nothing - the behaviour of a real network backend, without its
  * noise.
  */
-#include "backend.h"
-#include "util.h"
+#include "backend/backend.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

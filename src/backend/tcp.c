@@ -29,9 +29,9 @@
  *
  * Single-threaded by contract: only the pager thread calls in, so there are no locks.
  */
-#include "backend.h"
-#include "tcp_proto.h"
-#include "util.h"
+#include "backend/backend.h"
+#include "proto/memd_proto.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,14 +1,15 @@
 /*
  * cmd_eval.c - `farsight eval`: score a model's next-token and lookahead accuracy on a
  * trace, and replay the trace through prefetcher policies with a simulated local cache
- * (src/prefetch/replay.c), deterministically, so policies compare without timing noise.
+ * (src/trace/replay.c), deterministically, so policies compare without timing noise.
  */
-#include "cli.h"
-#include "util.h"
+#include "cli/cli.h"
+#include "common/util.h"
 #include "farsight.h"
-#include "replay.h"
-#include "synth.h"
-#include "train.h"
+#include "trace/replay.h"
+#include "trace/synth.h"
+#include "trace/trace.h"
+#include "model/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>

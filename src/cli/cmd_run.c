@@ -2,17 +2,17 @@
  * cmd_run.c - `farsight run [OPTIONS] -- PROGRAM [ARGS...]`: run an unmodified program
  * with its heap in far memory.
  *
- * Every option is a row of the settings table (src/runtime/settings.c).  The command
+ * Every option is a row of the settings table (src/common/settings.c).  The command
  * checks each value, turns it into the FARSIGHT_* environment variable the runtime
  * reads, puts libfarsight-preload.so into LD_PRELOAD and starts the program in a child
  * process.  The preloaded runtime prints the summary and writes the JSON when the
  * program exits; this command passes the program's exit status through (128 + N when
  * it was killed by signal N).  Bad usage exits with status 2 and a one-line message.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
-#include "policy.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <signal.h>

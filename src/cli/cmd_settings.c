@@ -3,9 +3,9 @@
  * list or as the Markdown table the README embeds (tools/update-readme-settings.sh
  * regenerates that section from this output, so README and code cannot drift).
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
-#include "policy.h"
+#include "prefetch/policy.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * summarise it (program, budget, events, misses, hits, writes, threads, distinct
  * pages, duration).  A damaged or truncated trace is refused with exit status 1.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
 
 #include <stdio.h>

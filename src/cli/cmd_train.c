@@ -4,10 +4,11 @@
  * Everything but argument parsing lives in src/model/train.c, so the runtime, the
  * tests and this command share one tokenizer and one training loop.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
-#include "synth.h"
-#include "train.h"
+#include "trace/synth.h"
+#include "trace/trace.h"
+#include "model/train.h"
 
 #include <math.h>
 #include <stdio.h>

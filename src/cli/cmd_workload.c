@@ -8,7 +8,7 @@
  * workload ...` the preload shim (LD_PRELOAD survives exec) then puts the workload's
  * heap in far memory, and the exit status and output are the workload's own.
  */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /*
  * main.c - the `farsight` command: dispatches to subcommands (cli.h).
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
 
 #include <limits.h>

@@ -5,10 +5,10 @@
  * until SIGTERM/SIGINT.  It runs in the foreground and logs on stderr, so a service
  * manager or a test script owns its lifetime.  Protocol and design: docs/PROTOCOL.md.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "farsight.h"
-#include "server.h"
-#include "util.h"
+#include "memd/server.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <string.h>

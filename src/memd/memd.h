@@ -14,7 +14,7 @@
 #define FS_MEMD_H
 
 #include "farsight.h"
-#include "tcp_proto.h"
+#include "proto/memd_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,12 +3,12 @@
  *
  * Nothing here reads a socket or allocates, so the whole parser can be fuzzed
  * (fuzz/memd_fuzz.c) and a malformed message can never cost more than the bytes it
- * sent.  Every field is checked against the limits in tcp_proto.h before the caller
+ * sent.  Every field is checked against the limits in proto/memd_proto.h before the caller
  * sizes a buffer from it: a header that claims an oversized payload is refused from
  * its 24 header bytes, before any payload is read.
  */
-#include "memd.h"
-#include "util.h"
+#include "memd/memd.h"
+#include "common/util.h"
 
 int memd_parse_request(const unsigned char *buf, size_t len, fsp_hdr *req, size_t *msglen,
 		       char *why, size_t whylen)

@@ -17,10 +17,10 @@
  * Faults: any malformed, oversized or unauthenticated input closes that connection
  * with a logged reason; the other connections never notice.
  */
-#include "server.h"
-#include "memd.h"
+#include "memd/server.h"
+#include "memd/memd.h"
 #include "farsight.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
 #ifndef FS_MEMD_SERVER_H
 #define FS_MEMD_SERVER_H
 
-#include "tcp_proto.h"
+#include "proto/memd_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -13,8 +13,8 @@
  * The capacity is counted in pages over all sessions.  A WRITE that needs more new
  * frames than are left is refused whole (FSP_ST_FULL), never half applied.
  */
-#include "memd.h"
-#include "util.h"
+#include "memd/memd.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,9 +13,9 @@
  * that stays at most 3/4 full, so each entry costs at most 2 * 4/3 index slots just
  * after a doubling.  max_entries is chosen so that pool + index <= budget.
  */
-#include "futuremap.h"
+#include "model/futuremap.h"
 #include "farsight.h"
-#include "pagetable.h"
+#include "model/pagetable.h"
 
 #include <stdlib.h>
 #include <string.h>

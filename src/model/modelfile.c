@@ -17,8 +17,8 @@
  * n_params = what the configuration implies, the delta table), the exact file size,
  * then the checksum, and says which check failed.
  */
-#include "modelfile.h"
-#include "util.h"
+#include "model/modelfile.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -6,8 +6,8 @@
 #ifndef FS_MODELFILE_H
 #define FS_MODELFILE_H
 
-#include "retnet.h"
-#include "tokenizer.h"
+#include "model/retnet.h"
+#include "model/tokenizer.h"
 
 #define FS_MODEL_VERSION 1u
 #define FS_MODEL_DEFAULT_PATH "models/default.fsm"

@@ -1,7 +1,7 @@
 /*
  * pagetable.c - page number -> index hash table (see pagetable.h for the design).
  */
-#include "pagetable.h"
+#include "model/pagetable.h"
 #include "farsight.h"
 
 #include <stdlib.h>

@@ -32,10 +32,10 @@
  * Parameter layout (one buffer, in this order):
  *   wte V*D | per layer: ln1 D, W1 D*4D, Wo D*D, ln2 D, Wf1 D*F, Wf2 F*D | lnf D | Wout D*V
  */
-#include "retnet.h"
+#include "model/retnet.h"
 #include "farsight.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "model/tokenizer.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdlib.h>

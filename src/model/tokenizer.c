@@ -4,8 +4,8 @@
  * Per-thread state is only the thread's previous page, in an array indexed by the
  * event's thread index (grown on demand; the runtime numbers threads densely).
  */
-#include "tokenizer.h"
-#include "util.h"
+#include "model/tokenizer.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -27,7 +27,7 @@
 #define FS_TOKENIZER_H
 
 #include "farsight.h"
-#include "futuremap.h"
+#include "model/futuremap.h"
 
 enum { FS_TOK_PAD = 0, FS_TOK_START = 1, FS_TOK_NEW = 2, FS_TOK_ORD0 = 3 };
 enum { FS_VOCAB_ORDINAL = 0, FS_VOCAB_HYBRID = 1 };

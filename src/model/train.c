@@ -8,8 +8,8 @@
  * Single-threaded and clock-free (except the tokens/s it prints), so the same traces,
  * options and seed give a bitwise-identical model.
  */
-#include "train.h"
-#include "util.h"
+#include "model/train.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #ifndef FS_TRAIN_H
 #define FS_TRAIN_H
 
-#include "modelfile.h"
+#include "model/modelfile.h"
 
 #include <stdio.h>
 

@@ -26,10 +26,10 @@
  * Calls are serialised by the caller (one pager thread, or the replay), as for every
  * policy; per-thread state is indexed by the event's thread number.
  */
-#include "modelfile.h"
-#include "policy.h"
-#include "train.h"
-#include "util.h"
+#include "model/modelfile.h"
+#include "prefetch/policy.h"
+#include "model/train.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,7 @@
  * second fault on first touch (Hermit's swap-cache bypass).  Which
  * of Hermit's mechanisms are reproduced and which are not: docs/BASELINES.md.
  */
-#include "policy.h"
+#include "prefetch/policy.h"
 
 extern const fs_policy_ops fs_policy_readahead;
 extern const fs_policy_ops fs_policy_hermit;

@@ -47,9 +47,9 @@
  *
  * Calls are serialised by the caller, as for every policy (policy.h).
  */
-#include "policy.h"
-#include "ra_window.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "prefetch/ra_window.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 

@@ -2,7 +2,7 @@
  * none.c - the "none" policy: no prefetching; every far page is a demand miss.
  * The baseline that shows what prefetching is worth.
  */
-#include "policy.h"
+#include "prefetch/policy.h"
 
 #include <stdlib.h>
 

@@ -37,8 +37,8 @@
  *
  * Calls are serialised by the caller, as for every policy (policy.h).
  */
-#include "policy.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -18,9 +18,9 @@
  * interleaved threads from resetting each other, and is what the fault stream gives).
  * Hits (FS_EV_HIT events) only feed the counter; readahead is issued on misses.
  */
-#include "policy.h"
-#include "ra_window.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "prefetch/ra_window.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 

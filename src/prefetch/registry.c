@@ -2,8 +2,8 @@
  * registry.c - the table of prefetcher policies, looked up by name.
  * A new policy is one file in src/prefetch/ and one line here.
  */
-#include "policy.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "common/util.h"
 
 #include <string.h>
 

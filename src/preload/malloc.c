@@ -26,7 +26,7 @@
  * alignment and for data with page alignment (extent_grow_retained, opt.retain is on
  * for Linux), which is how the alloc hook tells them apart.
  */
-#include "shim.h"
+#include "preload/shim.h"
 
 #include <errno.h>
 #include <jemalloc/jemalloc.h>

@@ -25,7 +25,7 @@
  * alone by munmap/madvise: a program unmapping malloc'd memory is a bug we do not
  * let corrupt the arena.  Everything else goes to the kernel with raw system calls.
  */
-#include "shim.h"
+#include "preload/shim.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -25,7 +25,7 @@
  * popen() and posix_spawn() use vfork-style clones that share the parent's memory and
  * pager, so they always work.
  */
-#include "shim.h"
+#include "preload/shim.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -17,7 +17,7 @@
 #define FS_SHIM_H
 
 #include "farsight.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -11,7 +11,7 @@
  * Freeing discards the pages first (through the pager, which owns page states), so a
  * block handed out again reads as zeros, like fresh anonymous memory.
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <string.h>

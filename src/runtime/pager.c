@@ -30,7 +30,7 @@
  * error, and a zero page in place of its data would be silent corruption.  The pager
  * prints what failed and ends the process with exit status 70 (EX_SOFTWARE).
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>

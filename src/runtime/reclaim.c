@@ -27,7 +27,7 @@
  *     lost), written back through the alias, then dropped.
  * Dropping is a hole punched in the memfd, which unmaps the page from both views.
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>

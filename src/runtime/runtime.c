@@ -13,7 +13,7 @@
  * posts them to the pager and waits: a rare path (jemalloc retains and reuses
  * extents), never taken by a fault.
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <sched.h>

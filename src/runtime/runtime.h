@@ -19,10 +19,10 @@
 #ifndef FS_RUNTIME_H
 #define FS_RUNTIME_H
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "farsight.h"
-#include "policy.h"
-#include "util.h"
+#include "prefetch/policy.h"
+#include "common/util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -9,7 +9,7 @@
  *   coverage       prefetch_hits / (prefetch_hits + demand_fetches);
  *   fetch latency  from reading a demand fault to mapping the page.
  */
-#include "runtime.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <stdio.h>

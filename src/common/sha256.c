@@ -3,7 +3,7 @@
  * RFC 2104.  Speed does not matter here (a handshake hashes a few hundred bytes), so
  * this is the plain textbook form.
  */
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <string.h>
 

@@ -1,13 +1,13 @@
 /*
- * tcp_secret.c - reads the shared secret of the tcp backend and memd from a file.
+ * secret.c - reads the shared secret of the tcp backend and memd from a file.
  *
  * The secret is the file's bytes with trailing whitespace (a newline from `echo` or
  * an editor) removed, so `head -c 32 /dev/urandom | base64 > secret` works.  It is
  * never sent: both sides only use it as the HMAC key of the handshake.
  */
-#include "tcp_proto.h"
+#include "proto/memd_proto.h"
 #include "farsight.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

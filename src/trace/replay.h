@@ -31,7 +31,7 @@
 #ifndef FS_REPLAY_H
 #define FS_REPLAY_H
 
-#include "policy.h"
+#include "prefetch/policy.h"
 
 typedef struct fs_replay_opts {
 	uint64_t cache_pages;  /* N; at least 1 */

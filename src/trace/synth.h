@@ -24,8 +24,5 @@
 
 int fs_synth_trace(const char *spec, fs_trace_info *info, fs_event **events, size_t *n,
 		   char *err, size_t errlen);
-/* A trace file, or a synth: spec. */
-int fs_trace_load(const char *path, fs_trace_info *info, fs_event **events, size_t *n,
-		  char *err, size_t errlen);
 
 #endif

@@ -8,9 +8,9 @@
  * taken around fork..reap; the wait uses a pidfd so the reap is seen at once rather
  * than at the next tick of a polling loop.
  */
-#include "bench.h"
-#include "policy.h"
-#include "util.h"
+#include "bench/bench.h"
+#include "prefetch/policy.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>

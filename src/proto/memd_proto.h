@@ -1,5 +1,5 @@
 /*
- * tcp_proto.h - the wire format between the tcp backend and `farsight memd`
+ * memd_proto.h - the wire format between the tcp backend and `farsight memd`
  * (internal; shared by src/backend/tcp.c and src/memd/).  docs/PROTOCOL.md is the
  * specification; this header is its C transcription.  Every integer is little-endian
  * and every message has a fixed-size header, so both sides know how many bytes to
@@ -19,7 +19,7 @@
 #ifndef FS_TCP_PROTO_H
 #define FS_TCP_PROTO_H
 
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -136,7 +136,7 @@ static inline void fsp_hdr_decode(const unsigned char in[FSP_HDR_LEN], fsp_hdr *
 #define FSP_WEL_SESSION 16
 #define FSP_WEL_PROOF 32
 
-/* The shared secret (src/backend/tcp_secret.c): the file's bytes, trailing whitespace
+/* The shared secret (src/proto/secret.c): the file's bytes, trailing whitespace
  * removed, FSP_SECRET_MIN..FSP_SECRET_MAX of them.  0 or FS_E* with a sentence. */
 #define FSP_SECRET_MIN 8
 #define FSP_SECRET_MAX 1024

@@ -1,7 +1,7 @@
 /*
  * util.c - error text, logging and raw system calls (see util.h).
  */
-#include "util.h"
+#include "common/util.h"
 #include "farsight.h"
 
 #include <stdio.h>

@@ -3,9 +3,9 @@
  * replay.h).  The cache is a pagetable (page -> node) plus a doubly linked LRU list
  * over a fixed node array of N entries.
  */
-#include "replay.h"
-#include "pagetable.h"
-#include "util.h"
+#include "trace/replay.h"
+#include "model/pagetable.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>

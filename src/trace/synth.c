@@ -5,8 +5,8 @@
  * (a linear array: tiny, and the generators are not hot) and appends only misses,
  * as a far-memory runtime with a small local cache would see them.
  */
-#include "synth.h"
-#include "util.h"
+#include "trace/synth.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -251,12 +251,4 @@ int fs_synth_trace(const char *spec, fs_trace_info *info, fs_event **events, siz
 	*events = g.ev;
 	*n = g.n;
 	return FS_OK;
-}
-
-int fs_trace_load(const char *path, fs_trace_info *info, fs_event **events, size_t *n,
-		  char *err, size_t errlen)
-{
-	if (!strncmp(path, "synth:", 6))
-		return fs_synth_trace(path, info, events, n, err, errlen);
-	return fs_trace_read(path, info, events, n, err, errlen);
 }

@@ -9,7 +9,7 @@
  * Defaults are justified by the measurements in docs/TUNING.md.
  */
 #include "farsight.h"
-#include "util.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>

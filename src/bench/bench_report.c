@@ -8,8 +8,8 @@
  * Medians are over the successful repetitions; normalised performance of a
  * configuration is the plain all-local median time over its median time.
  */
-#include "bench.h"
-#include "cli.h"
+#include "bench/bench.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <math.h>

@@ -9,7 +9,9 @@
  * no valid trailer and is refused with a message that says so.
  */
 #include "farsight.h"
-#include "util.h"
+#include "common/util.h"
+#include "trace/synth.h"
+#include "trace/trace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -253,4 +255,14 @@ out:
 	free(data);
 	fclose(f);
 	return rc;
+}
+
+/* The one loader of every command that takes a trace: a recorded file, or a synth:
+ * spec generated in memory (synth.c). */
+int fs_trace_load(const char *path, fs_trace_info *info, fs_event **events, size_t *n,
+		  char *err, size_t errlen)
+{
+	if (!strncmp(path, "synth:", 6))
+		return fs_synth_trace(path, info, events, n, err, errlen);
+	return fs_trace_read(path, info, events, n, err, errlen);
 }

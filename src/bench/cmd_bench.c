@@ -28,10 +28,10 @@
  * Files: bench_exec.c runs children and reads their output, bench_report.c writes
  * results.csv, report.md and the plots.
  */
-#include "bench.h"
-#include "cli.h"
+#include "bench/bench.h"
+#include "cli/cli.h"
 #include "farsight.h"
-#include "policy.h"
+#include "prefetch/policy.h"
 
 #include <errno.h>
 #include <math.h>
