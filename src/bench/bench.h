@@ -1,7 +1,13 @@
 /*
- * bench.h - internals of `farsight bench` (cmd_bench.c: options, plan and main loop;
- * bench_exec.c: running one child with a timeout and reading its checksum and stats
- * JSON; bench_report.c: results.csv, report.md and the gnuplot plots).
+ * bench.h - internals of `farsight bench`, in the order a bench goes:
+ *   parse   cmd_bench.c: the command line into bench_opts and the plan's scalars
+ *           (and --merge, which runs nothing);
+ *   plan    bench_plan.c: the lists (workloads, ratios, prefetchers), the runs in
+ *           order, the binaries they call;
+ *   run     bench_run.c: each run's budget from its workload's baselines, its command
+ *           line, its execution (bench_exec.c: one child with a timeout, and reading
+ *           its checksum and stats JSON) and the progress line;
+ *   report  bench_report.c: results.csv, report.md and the gnuplot plots.
  */
 #ifndef FS_BENCH_H
 #define FS_BENCH_H
@@ -77,6 +83,13 @@ int bench_read_json(const char *path, bench_kv *kv, int max);
 const char *bench_kv_get(const bench_run *r, const char *key);
 double bench_kv_num(const bench_run *r, const char *key); /* NaN if absent */
 
+/* What the command line asked for beyond the plan's scalars (parse -> plan). */
+typedef struct bench_opts {
+	char *workloads, *ratios, *prefetch; /* comma-separated lists; NULL: the defaults */
+	char *merge;                         /* --merge LIST; NULL: a bench that runs */
+	int quick, reps_given, size_given;
+} bench_opts;
+
 typedef struct bench_plan {
 	const char *out_dir;
 	const char *size;
@@ -84,6 +97,9 @@ typedef struct bench_plan {
 	const char *graph;
 	const char *backend;
 	const char *command_line; /* how bench was invoked, for the report */
+	const char *models;       /* --models DIR or FILE; NULL: no farsight runs */
+	double timeout;           /* --timeout seconds; 0: from the plain time */
+	int dry;                  /* --dry-run: print the commands, run nothing */
 	int cpu;
 	int reps;
 	int n_workloads, n_ratios, n_prefetch;
@@ -93,12 +109,29 @@ typedef struct bench_plan {
 	bench_run *runs;
 	int n_runs;
 	double started;           /* wall clock, for the report */
+	char bin[1024];           /* the farsight binary the runs call */
+	char wl_bin[1024];        /* farsight-workloads */
+	char logs[1100];          /* out_dir/logs: every run's stdout, stderr and JSON */
+	char swap_script_buf[1100];
 	const char *swap_script;  /* tools/linux-swap-run.sh, if a linux-swap config is asked */
 	char swap_skip[256];      /* why linux-swap was skipped here ("" if it ran) */
 	/* --merge: the results.csv files read, for the report; NULL for a bench that ran */
 	const char *merged_from;
 	const char *merged_size;  /* the size name, owned (bench_merged_free) */
 } bench_plan;
+
+/* plan: the lists and the runs from o (defaults, --quick), and the binaries they need.
+ * 0, or 2 after a usage error on stderr.  p->runs is freed by the caller. */
+int bench_plan_make(bench_plan *p, const bench_opts *o);
+/* run: every run of the plan in order (with --dry-run: print each command line);
+ * results.csv rewritten after each.  Returns the number of failed runs, or -1 if the
+ * output folder cannot be made. */
+int bench_run_all(bench_plan *p);
+/* mkdir -p */
+int bench_mkdir_p(const char *path);
+/* "42s", "3m05s", "1h02m" */
+void bench_fmt_dur(double s, char *out, size_t n);
+double bench_now(void);
 
 double bench_median(double *v, int n);
 /* Rewrites results.csv from every finished run (called after each run, so a crash

@@ -32,7 +32,7 @@
 #define SYS_pidfd_open 434
 #endif
 
-static double now(void)
+double bench_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -128,7 +128,7 @@ int bench_variant_args(const char *entry, char *buf, size_t buflen, char **av, i
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
 	       double timeout_s, double term_grace_s, double *seconds, long *maxrss_kb)
 {
-	double t0 = now();
+	double t0 = bench_now();
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
@@ -161,7 +161,7 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 			break;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		double left = timeout_s - (now() - t0);
+		double left = timeout_s - (bench_now() - t0);
 		if (left <= 0 && !timed_out) {
 			timed_out = 1;
 			if (term_grace_s > 0) {
@@ -185,7 +185,7 @@ int bench_exec(char *const argv[], const char *out_path, const char *err_path, i
 			usleep(2000);
 		}
 	}
-	*seconds = now() - t0;
+	*seconds = bench_now() - t0;
 	if (maxrss_kb)
 		*maxrss_kb = ru.ru_maxrss;
 	if (pfd >= 0)
