@@ -7,6 +7,9 @@
  *    pass after pass): after the first pass every page's future map holds its
  *    successor, a briefly trained model predicts "ordinal 1", and the policy must
  *    prefetch the next page of the cycle (first) and, with lookahead, the ones after;
+ *  - `farsight eval` scores the code that runs: the policy's pages (fallback none) are
+ *    the predictor's, event by event, and eval's counts of first-step and chain hits
+ *    equal those counted from the policy's own output;
  *  - an unsure model (threshold 1.0) falls back to readahead's pages exactly, and to
  *    nothing with fallback none;
  *  - a model file whose tokenizer K does not match its vocabulary is refused, naming the
@@ -16,6 +19,7 @@
 #include "farsight.h"
 #include "model/modelfile.h"
 #include "prefetch/policy.h"
+#include "model/predict.h"
 #include "model/train.h"
 
 #include <stdlib.h>
@@ -145,6 +149,70 @@ TEST(repeated_chase_prefetches_the_next_pages)
 	free(ev);
 }
 
+TEST(eval_scores_the_policys_predictions)
+{
+	size_t n;
+	fs_event *ev = chase_events(11, &n);
+	/* every 7th event a hit the policy was told of as assumed (width 1, one chain) */
+	for (size_t i = 0; i < n; i += 7)
+		ev[i].flags = FS_EVF_ASSUMED, ev[i].kind = FS_EV_HIT;
+	char err[512];
+	fs_policy *p = make_policy(path, 0.2, 2, 4, "none", err, sizeof(err));
+	fs_model m;
+	CHECK(fs_model_load(path, &m, err, sizeof(err)) == 0);
+	fs_predict_opts po = { .min_prob = 0.2f, .width = 2, .lookahead = 4 };
+	fs_predictor *pred = NULL;
+	CHECK(fs_pred_create(&m, 64u << 20, &po, &pred) == 0);
+	if (!p || !pred) {
+		free(ev);
+		return;
+	}
+	uint64_t out[FS_POLICY_MAX_CANDIDATES], mine[FS_POLICY_MAX_CANDIDATES];
+	uint64_t same = 0;
+	for (size_t i = 0; i < n; i++) {
+		int c = p->ops->on_event(p, &ev[i], out, FS_POLICY_MAX_CANDIDATES);
+		fs_pred r;
+		CHECK(fs_pred_event(pred, &ev[i], ev[i].flags & FS_EVF_ASSUMED ? 1 : 2, &r) == 0);
+		int k = fs_pred_pages(&r, ev[i].page, mine, FS_POLICY_MAX_CANDIDATES);
+		same += c == k && !memcmp(out, mine, (size_t)k * sizeof(out[0]));
+	}
+	CHECK_EQ_U64(same, n);
+	/* eval predicts at full width on every event (a trace holds no assumed hits):
+	 * its scores against the predictor's output, counted here */
+	for (size_t i = 0; i < n; i++)
+		ev[i].flags = 0, ev[i].kind = FS_EV_MISS;
+	fs_pred_destroy(pred);
+	pred = NULL;
+	CHECK(fs_pred_create(&m, 64u << 20, &po, &pred) == 0);
+	uint64_t cand_hit = 0, predicted = 0, chain_hit[4] = { 0 }, chain_made[4] = { 0 };
+	for (size_t i = 0; i + 4 < n; i++) {
+		fs_pred r;
+		CHECK(fs_pred_event(pred, &ev[i], 2, &r) == 0);
+		predicted += r.ncand > 0;
+		for (int j = 0; j < r.ncand; j++)
+			cand_hit += r.cand[j] == ev[i + 1].page;
+		for (int j = 0; j < r.nchain && j < 4; j++) {
+			chain_made[j]++;
+			chain_hit[j] += r.chain[j] == ev[i + 1 + j].page;
+		}
+	}
+	fs_eval_result er;
+	CHECK(fs_eval_model(&m, ev, n, &po, 64u << 20, &er) == 0);
+	/* eval also scores the last 4 events (shorter futures): at most 4 more each */
+	CHECK(er.cand_hit >= cand_hit && er.cand_hit <= cand_hit + 4);
+	CHECK(er.cand_made >= predicted && er.cand_made <= predicted + 4);
+	for (int j = 0; j < 4; j++) {
+		CHECK(er.page_hit[j] >= chain_hit[j] && er.page_hit[j] <= chain_hit[j] + 4);
+		CHECK(er.page_made[j] >= chain_made[j] && er.page_made[j] <= chain_made[j] + 4);
+	}
+	/* and the predictions are good: a cycle known after one pass */
+	CHECK(chain_hit[0] * 100 >= (n - CYCLE) * 90);
+	fs_pred_destroy(pred);
+	fs_model_free(&m);
+	p->ops->destroy(p);
+	free(ev);
+}
+
 TEST(unsure_model_falls_back_to_readahead)
 {
 	/* threshold 1.0: no token is ever confident enough, so every page comes from the
@@ -248,6 +316,7 @@ int main(void)
 {
 	snprintf(path, sizeof(path), "/tmp/fs_test_fpolicy_%d.fsm", (int)getpid());
 	RUN(repeated_chase_prefetches_the_next_pages);
+	RUN(eval_scores_the_policys_predictions);
 	RUN(unsure_model_falls_back_to_readahead);
 	RUN(mismatched_model_is_refused);
 	RUN(bad_settings_are_refused);

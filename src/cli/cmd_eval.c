@@ -20,7 +20,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: farsight eval --trace F [--model MODEL] [--prefetch NAME[,NAME...]] [options]\n\n"
 		"With --model: top-1 and top-3 next-token accuracy of the model on the trace, and\n"
-		"the accuracy of its greedy lookahead chain at each step (page predicted j steps\n"
+		"what the farsight policy's predictor (the same code, the same settings:\n"
+		"FARSIGHT_MIN_PROB, FARSIGHT_CANDIDATES, FARSIGHT_MODEL_LOOKAHEAD or\n"
+		"--lookahead) gives: how often the next page is among its first-step candidates,\n"
+		"and the accuracy of its lookahead chain at each step (page predicted j steps\n"
 		"ahead = the thread's actual j-th next page).\n"
 		"With --prefetch: replays the trace through each policy with an LRU local cache\n"
 		"and reports misses, prefetch hits, late hits, wasted prefetches, precision,\n"
@@ -34,8 +37,8 @@ static void usage(FILE *f)
 		"arrival; queued at MRU whatever FARSIGHT_ARRIVAL_PLACE says: docs/MODEL.md).\n\n"
 		"  --trace F         trace file, or synth:KIND[:SEED[:EVENTS]] (see farsight train --help)\n"
 		"  --model MODEL     model file from farsight train\n"
-		"  --lookahead L     lookahead steps (default 8); for the farsight policy it sets\n"
-		"                    model_lookahead (default: the setting, 3)\n"
+		"  --lookahead L     sets model_lookahead, the predictor's chain length (default:\n"
+		"                    the setting, 3), and the oracle's lookahead (default 8)\n"
 		"  --prefetch LIST   policies to replay, comma-separated (e.g. readahead,farsight)\n"
 		"  --local-mem SIZE  cache size: bytes (64M) or a percentage of the trace's\n"
 		"                    footprint (25%%); default: the trace header's budget, else 25%%\n"
@@ -112,8 +115,19 @@ int fs_cmd_eval(int argc, char **argv)
 			status = fs_cli_usage_error("eval: %s", err);
 			goto out;
 		}
+		/* the predictor with the policy's settings, as `farsight run` reads them */
+		fs_config cfg;
+		if (fs_config_from_env(&cfg, err, sizeof(err))) {
+			fs_model_free(&m);
+			status = fs_cli_usage_error("eval: %s", err);
+			goto out;
+		}
+		if (lookahead_given)
+			cfg.model_lookahead = lookahead;
+		fs_predict_opts po;
+		fs_pred_opts_from_config(&cfg, &po);
 		fs_eval_result r;
-		int rc = fs_eval_model(&m, ev, n, lookahead, 0, &r);
+		int rc = fs_eval_model(&m, ev, n, &po, cfg.map_bytes, &r);
 		fs_model_free(&m);
 		if (rc) {
 			fprintf(stderr, "farsight: eval: %s\n", fs_strerror(rc));
@@ -130,6 +144,10 @@ int fs_cmd_eval(int argc, char **argv)
 		       100.0 * r.tok.start / ev_, r.map_bytes / 1024.0);
 		printf("  next token: top-1 %.3f  top-3 %.3f  (%llu predictions)\n", r.top1 / pd,
 		       r.top3 / pd, (unsigned long long)r.predicted);
+		printf("  predictor (min_prob %g, candidates %u, model_lookahead %u): next page "
+		       "among the first step's candidates %.3f (candidates given at %.3f of "
+		       "events)\n", po.min_prob, po.width, r.lookahead, r.cand_hit / pd,
+		       r.cand_made / pd);
 		printf("  lookahead page accuracy (step: correct / events with a j-th next page; "
 		       "chain reached):\n");
 		for (uint32_t j = 0; j < r.lookahead; j++) {
@@ -137,11 +155,14 @@ int fs_cmd_eval(int argc, char **argv)
 			printf("    %2u: %.3f  (chain reached %.3f)\n", j + 1, r.page_hit[j] / t,
 			       r.page_made[j] / t);
 		}
-		printf("  %.0f ns per event (step + %u-step lookahead, in this loop)\n",
+		printf("  %.0f ns per event (the predictor: step, candidates, %u-step chain)\n",
 		       r.ns_per_event, r.lookahead);
 		if (jf) {
 			fprintf(jf, ", \"model\": {\"path\": ");
 			fs_json_str(jf, model);
+			fprintf(jf, ", \"min_prob\": %g, \"candidates\": %u, \"model_lookahead\": %u, "
+				    "\"next_page_in_candidates\": %.6f", po.min_prob, po.width,
+				r.lookahead, r.cand_hit / pd);
 			fprintf(jf, ", \"k\": %u, \"vocab\": \"%s\", \"top1\": %.6f, \"top3\": %.6f, "
 				    "\"tokens\": {\"ordinal\": %llu, \"delta\": %llu, \"new\": %llu, "
 				    "\"start\": %llu}, \"future_map_bytes\": %llu, \"lookahead_accuracy\": [",

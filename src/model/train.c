@@ -278,131 +278,76 @@ out:
 
 /* ---- recurrent scoring ---- */
 
-int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
-		       float min_prob, uint64_t *out_page)
-{
-	int best = -1;
-	uint64_t best_page = FS_NOPAGE;
-	for (size_t v = FS_TOK_ORD0; v < V; v++) {
-		if (p[v] < min_prob || (best >= 0 && p[v] <= p[best]))
-			continue;
-		uint64_t pg = fs_tok_resolve(tok, page, (int)v);
-		if (pg == FS_NOPAGE)
-			continue;
-		best = (int)v;
-		best_page = pg;
-	}
-	*out_page = best_page;
-	return best;
-}
-
-int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_rn_state *s,
-		       fs_rn_state *tmp, const float *logits, uint64_t page, uint32_t L,
-		       float min_prob, uint64_t *out)
-{
-	const size_t V = net->cfg.vocab;
-	float z[FS_RN_MAX_V], p[FS_RN_MAX_V];
-	fs_rn_softmax(logits, V, p);
-	int n = 0;
-	for (uint32_t j = 0; j < L; j++) {
-		uint64_t next;
-		int t = fs_best_resolvable(tok, p, V, page, min_prob, &next);
-		if (t < 0)
-			break;
-		out[n++] = next;
-		page = next;
-		if (j + 1 == L)
-			break;
-		if (j == 0)
-			fs_rn_state_copy(net, tmp, s);
-		fs_rn_step(net, tmp, t, z);
-		fs_rn_softmax(z, V, p);
-	}
-	return n;
-}
-
-int fs_eval_model(const fs_model *m, const fs_event *ev, size_t n, uint32_t lookahead,
+int fs_eval_model(const fs_model *m, const fs_event *ev, size_t n, const fs_predict_opts *o,
 		  uint64_t map_budget, fs_eval_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (lookahead > FS_EVAL_MAX_LOOKAHEAD)
-		lookahead = FS_EVAL_MAX_LOOKAHEAD;
-	if (lookahead < 1)
-		lookahead = 1;
-	r->lookahead = lookahead;
-	const fs_retnet *net = m->net;
-	const size_t V = net->cfg.vocab;
-	fs_tokenizer *tok = NULL;
-	int rc = fs_tok_create(&m->tok, map_budget, &tok);
+	fs_predict_opts po = *o;
+	if (po.lookahead > FS_EVAL_MAX_LOOKAHEAD)
+		po.lookahead = FS_EVAL_MAX_LOOKAHEAD;
+	if (po.lookahead < 1)
+		po.lookahead = 1;
+	r->lookahead = po.lookahead;
+	const size_t V = m->net->cfg.vocab;
+	fs_predictor *pred = NULL;
+	int rc = fs_pred_create(m, map_budget, &po, &pred);
 	if (rc)
 		return rc;
 	size_t nth = 0;
 	for (size_t i = 0; i < n; i++)
 		nth = ev[i].thread + 1u > nth ? ev[i].thread + 1u : nth;
-	/* per thread: state, last logits; per event: index of the thread's next events */
-	fs_rn_state **st = calloc(nth ? nth : 1, sizeof(*st));
-	float *lg = malloc((nth ? nth : 1) * V * sizeof(float));
-	int *have = calloc(nth ? nth : 1, sizeof(int));
+	/* nxt[i] = index of the same thread's next event */
 	size_t *nxt = malloc((n ? n : 1) * sizeof(size_t)), *last = malloc((nth ? nth : 1) * sizeof(size_t));
-	fs_rn_state *tmp = fs_rn_state_new(net);
-	if (!st || !lg || !have || !nxt || !last || !tmp) {
+	if (!nxt || !last) {
 		rc = FS_ENOMEM;
 		goto out;
 	}
-	for (size_t t = 0; t < nth; t++) {
-		if (!(st[t] = fs_rn_state_new(net))) {
-			rc = FS_ENOMEM;
-			goto out;
-		}
+	for (size_t t = 0; t < nth; t++)
 		last[t] = SIZE_MAX;
-	}
-	/* nxt[i] = index of the same thread's next event */
 	for (size_t i = n; i-- > 0;) {
 		nxt[i] = last[ev[i].thread];
 		last[ev[i].thread] = i;
 	}
 	uint64_t t0 = fs_now_ns();
-	for (size_t i = 0; i < n; i++) {
-		size_t th = ev[i].thread;
-		int token = fs_tokenize(tok, &ev[i]);
-		float *z = lg + th * V;
-		if (have[th]) {
-			/* score the prediction made at the previous event */
+	for (size_t i = 0; i < n && !rc; i++) {
+		/* the prediction made at the thread's previous event, scored against the
+		 * token this event turns out to be */
+		const float *prev = fs_pred_logits(pred, ev[i].thread);
+		float z[FS_RN_MAX_V];
+		if (prev)
+			memcpy(z, prev, V * sizeof(float));
+		fs_pred pr;
+		if ((rc = fs_pred_event(pred, &ev[i], po.width, &pr)))
+			break;
+		if (prev) {
 			r->predicted++;
 			int better = 0;
 			for (size_t v = 0; v < V; v++)
-				better += z[v] > z[token];
+				better += z[v] > z[pr.token];
 			r->top1 += better == 0;
 			r->top3 += better < 3;
 		}
 		r->events++;
-		fs_rn_step(net, st[th], token, z);
-		have[th] = 1;
-		uint64_t chain[FS_EVAL_MAX_LOOKAHEAD];
-		int c = fs_lookahead_chain(net, tok, st[th], tmp, z, ev[i].page, lookahead, 0.0f,
-					   chain);
 		size_t k = nxt[i];
-		for (uint32_t j = 0; j < lookahead && k != SIZE_MAX; j++, k = nxt[k]) {
+		if (k != SIZE_MAX && pr.ncand > 0) {
+			r->cand_made++;
+			for (int c = 0; c < pr.ncand; c++)
+				r->cand_hit += pr.cand[c] == ev[k].page;
+		}
+		for (uint32_t j = 0; j < po.lookahead && k != SIZE_MAX; j++, k = nxt[k]) {
 			r->page_total[j]++;
-			if ((int)j < c) {
+			if ((int)j < pr.nchain) {
 				r->page_made[j]++;
-				r->page_hit[j] += chain[j] == ev[k].page;
+				r->page_hit[j] += pr.chain[j] == ev[k].page;
 			}
 		}
 	}
 	r->ns_per_event = n ? (double)(fs_now_ns() - t0) / (double)n : 0.0;
-	fs_tok_get_stats(tok, &r->tok);
-	r->map_bytes = fs_tok_map_bytes(tok);
+	fs_tok_get_stats(fs_pred_tokenizer(pred), &r->tok);
+	r->map_bytes = fs_pred_map_bytes(pred);
 out:
-	if (st)
-		for (size_t t = 0; t < nth; t++)
-			free(st[t]);
-	free(st);
-	free(lg);
-	free(have);
 	free(nxt);
 	free(last);
-	free(tmp);
-	fs_tok_destroy(tok);
+	fs_pred_destroy(pred);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #define FS_TRAIN_H
 
 #include "model/modelfile.h"
+#include "model/predict.h"
 
 #include <stdio.h>
 
@@ -50,37 +51,24 @@ typedef struct fs_train_result {
 int fs_train(fs_retnet *net, const fs_token_set *s, const fs_train_opts *o,
 	     fs_train_result *res, char *err, size_t errlen);
 
-/* Scoring a model on events with the recurrent form, as the policy runs it. */
+/* Scoring a model on events with the predictor the policy runs (model/predict.h), with
+ * the policy's options: next-token accuracy of each step, how often the first step's
+ * candidates hold the next page, and the chain's page accuracy at each step j. */
 #define FS_EVAL_MAX_LOOKAHEAD 32
 typedef struct fs_eval_result {
 	uint64_t events, predicted;       /* events with a prediction (after a thread's 1st) */
 	uint64_t top1, top3;              /* next token among the best 1 / 3 */
+	uint64_t cand_made, cand_hit;     /* events with candidates; the next page among them */
 	uint32_t lookahead;
 	uint64_t page_hit[FS_EVAL_MAX_LOOKAHEAD];  /* chain page j == actual j-th next page */
 	uint64_t page_made[FS_EVAL_MAX_LOOKAHEAD]; /* chains that reached step j */
 	uint64_t page_total[FS_EVAL_MAX_LOOKAHEAD];/* events that have a j-th next page */
 	fs_tok_stats tok;
 	uint64_t map_bytes;
-	double ns_per_event;              /* step + lookahead, wall clock */
+	double ns_per_event;              /* the predictor's work per event, wall clock */
 } fs_eval_result;
 
-int fs_eval_model(const fs_model *m, const fs_event *ev, size_t n, uint32_t lookahead,
+int fs_eval_model(const fs_model *m, const fs_event *ev, size_t n, const fs_predict_opts *o,
 		  uint64_t map_budget, fs_eval_result *r);
-
-/* The most probable token that resolves to a page from `page` (an ordinal whose slot
- * is filled, or a delta) and whose probability p[] is at least min_prob: "new",
- * "start" and empty slots are skipped, so a prediction step is never wasted on a token
- * that names no page.  Returns the token and its page in *out_page, or -1. */
-int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
-		       float min_prob, uint64_t *out_page);
-
-/* Lookahead shared by eval and the policy: from state s (not modified, copied into
- * tmp) whose last step produced `logits`, roll forward up to L steps; step j takes the
- * best resolvable token (fs_best_resolvable) from the page of step j-1, and feeds it
- * to the model.  Stops when no token with probability >= min_prob resolves.  Writes up
- * to L pages to out; returns the count. */
-int fs_lookahead_chain(const fs_retnet *net, const fs_tokenizer *tok, const fs_rn_state *s,
-		       fs_rn_state *tmp, const float *logits, uint64_t page, uint32_t L,
-		       float min_prob, uint64_t *out);
 
 #endif
