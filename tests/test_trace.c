@@ -8,7 +8,9 @@
 
 #include "farsight.h"
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define HEADER_SIZE 1104 /* trace.c: TRACE_HEADER_SIZE */
@@ -115,17 +117,23 @@ TEST(trace_round_trip)
 	free(ev);
 }
 
+/* Read the trace, which must be accepted; its event count. */
+static size_t read_count(fs_trace_info *info)
+{
+	fs_event *ev = NULL;
+	size_t n = 7;
+	char err[1024] = "";
+	CHECK_EQ_U64(fs_trace_read(path, info, &ev, &n, err, sizeof(err)), FS_OK);
+	free(ev);
+	return n;
+}
+
 TEST(trace_empty_round_trip)
 {
 	CHECK_EQ_U64(write_trace(0), FS_OK);
 	fs_trace_info info;
-	fs_event *ev = NULL;
-	size_t n = 7;
-	char err[1024] = "";
-	CHECK_EQ_U64(fs_trace_read(path, &info, &ev, &n, err, sizeof(err)), FS_OK);
-	CHECK_EQ_U64(n, 0);
+	CHECK_EQ_U64(read_count(&info), 0);
 	CHECK_EQ_U64(info.n_events, 0);
-	free(ev);
 }
 
 TEST(trace_truncated_is_refused)
@@ -192,6 +200,41 @@ TEST(trace_wrong_version_is_refused)
 	expect_refused(FS_EFORMAT, "version 2");
 }
 
+/* A directory, a device and a huge file are refused by what they are or by their
+ * header, with the reason, and without reading them. */
+TEST(trace_reader_checks_before_reading)
+{
+	fs_trace_info info;
+	fs_event *ev = NULL;
+	size_t n = 0;
+	char err[1024] = "";
+	CHECK_EQ_U64(fs_trace_read("/tmp", &info, &ev, &n, err, sizeof(err)), (uint64_t)FS_EFORMAT);
+	CHECK_STR_CONTAINS(msg(err), "/tmp is a directory");
+	CHECK_EQ_U64(fs_trace_read("/dev/zero", &info, &ev, &n, err, sizeof(err)),
+		     (uint64_t)FS_EFORMAT);
+	CHECK_STR_CONTAINS(msg(err), "/dev/zero is not a regular file");
+	/* A good header, then 1 GiB (sparse) without a trailer. */
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long before = ru.ru_maxrss;
+	CHECK_EQ_U64(write_trace(10), FS_OK);
+	CHECK(truncate(path, 1l << 30) == 0);
+	expect_refused(FS_EFORMAT, "truncated");
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr, "  peak RSS grew by %ld KiB reading a 1 GiB trace\n", ru.ru_maxrss - before);
+	CHECK(ru.ru_maxrss - before < 64 * 1024);
+}
+
+/* A trace written to a pipe has no count in its header; the trailer's is used. */
+TEST(trace_without_header_count_reads_by_its_trailer)
+{
+	CHECK_EQ_U64(write_trace(300), FS_OK);
+	for (int i = 0; i < 8; i++)
+		poke(16 + i, 0xff ^ (i == 0 ? 300 & 0xff : i == 1 ? 300 >> 8 : 0));
+	fs_trace_info info;
+	CHECK_EQ_U64(read_count(&info), 300);
+}
+
 TEST(trace_missing_file_is_an_io_error)
 {
 	unlink(path);
@@ -209,6 +252,8 @@ int main(void)
 	RUN(trace_count_mismatch_is_refused);
 	RUN(trace_wrong_magic_is_refused);
 	RUN(trace_wrong_version_is_refused);
+	RUN(trace_reader_checks_before_reading);
+	RUN(trace_without_header_count_reads_by_its_trailer);
 	RUN(trace_missing_file_is_an_io_error);
 	unlink(path);
 	return TEST_EXIT();

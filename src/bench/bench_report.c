@@ -10,6 +10,7 @@
  */
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -67,9 +68,8 @@ static const char *ours[N_OURS] = { "workload", "size", "kind", "ratio", "prefet
 
 int bench_write_csv(const bench_plan *p)
 {
-	char path[1100], tmp[1100];
+	char path[1100], err[1300];
 	snprintf(path, sizeof path, "%s/results.csv", p->out_dir);
-	snprintf(tmp, sizeof tmp, "%s/.results.csv.tmp", p->out_dir);
 	/* the union of stats keys, in first-seen order */
 	static char keys[256][64];
 	int nk = 0;
@@ -81,11 +81,12 @@ int bench_write_csv(const bench_plan *p)
 			if (!seen && nk < 256)
 				snprintf(keys[nk++], sizeof keys[0], "%s", p->runs[i].kv[k].key);
 		}
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		fprintf(stderr, "farsight bench: cannot write %s\n", tmp);
+	fs_outfile out; /* renamed into place: a reader never sees half a table */
+	if (fs_out_open(&out, path, FS_OUT_ATOMIC, err, sizeof err)) {
+		fprintf(stderr, "farsight bench: %s\n", err);
 		return -1;
 	}
+	FILE *f = out.f;
 	for (int j = 0; j < N_OURS; j++)
 		fprintf(f, "%s%s", j ? "," : "", ours[j]);
 	/* stats keys that repeat one of our columns (prefetch) get a stats_ prefix */
@@ -117,8 +118,11 @@ int bench_write_csv(const bench_plan *p)
 		}
 		fputc('\n', f);
 	}
-	fclose(f);
-	return rename(tmp, path);
+	if (fs_out_commit(&out, err, sizeof err)) {
+		fprintf(stderr, "farsight bench: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Split one CSV line (as csv_field writes it) into at most max fields, in place;

@@ -1,12 +1,17 @@
 /*
- * util.c - error text, logging and raw system calls (see util.h).
+ * util.c - error text, logging, output files and raw system calls (see util.h).
  */
 #include "common/util.h"
 #include "farsight.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +59,161 @@ void fs_json_str(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 	fputc('"', f);
+}
+
+/* ---- output files (util.h: fs_out_open) ---------------------------------------- */
+
+static int out_fail(fs_outfile *o, const char *path, const char *why, char *err, size_t errlen)
+{
+	int e = errno;
+	fs_errf(err, errlen, "cannot write %s: %s", path, why ? why : strerror(e));
+	o->f = NULL;
+	errno = e;
+	return FS_EIO;
+}
+
+int fs_out_open(fs_outfile *o, const char *path, int mode, char *err, size_t errlen)
+{
+	static _Atomic unsigned seq;
+	memset(o, 0, sizeof(*o));
+	if (strlen(path) >= sizeof(o->dest)) {
+		errno = ENAMETOOLONG;
+		return out_fail(o, path, NULL, err, errlen);
+	}
+	struct stat st, lst;
+	int exists = stat(path, &st) == 0; /* follows symlinks: the target decides */
+	if (!exists && errno != ENOENT)
+		return out_fail(o, path, NULL, err, errlen);
+	if (exists && S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		return out_fail(o, path, "it is a directory; give a file name", err, errlen);
+	}
+	int is_link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+	int special = exists && !S_ISREG(st.st_mode);
+	snprintf(o->dest, sizeof(o->dest), "%s", path);
+	if (special || mode == FS_OUT_IN_PLACE || (is_link && !exists)) {
+		/* In place, through any symlink (a dangling one creates its target).  A
+		 * device, FIFO or socket is only opened: no O_CREAT, no O_TRUNC. */
+		int fd = open(path, O_WRONLY | O_CLOEXEC | (special ? 0 : O_CREAT | O_TRUNC), 0666);
+		if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+			if (fd >= 0)
+				close(fd);
+			return out_fail(o, path, NULL, err, errlen);
+		}
+		return FS_OK;
+	}
+	/* A regular file or a new name: a temporary file beside the real target (a
+	 * symlink's, resolved), renamed over it at commit. */
+	if (is_link && !realpath(path, o->dest))
+		return out_fail(o, path, NULL, err, errlen);
+	const char *slash = strrchr(o->dest, '/');
+	int dirlen = slash ? (int)(slash - o->dest + 1) : 0;
+	int n = snprintf(o->tmp, sizeof(o->tmp), "%.*s.%s.tmp.%d.%u", dirlen, o->dest,
+			 o->dest + dirlen, (int)getpid(), atomic_fetch_add(&seq, 1));
+	if (n >= (int)sizeof(o->tmp)) {
+		errno = ENAMETOOLONG;
+		return out_fail(o, path, NULL, err, errlen);
+	}
+	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return out_fail(o, path, NULL, err, errlen);
+	if (exists && fchmod(fd, st.st_mode & 07777)) { /* keep the file's permissions */
+		int e = errno;
+		close(fd);
+		unlink(o->tmp);
+		errno = e;
+		return out_fail(o, path, NULL, err, errlen);
+	}
+	if (!(o->f = fdopen(fd, "w"))) {
+		int e = errno;
+		close(fd);
+		unlink(o->tmp);
+		errno = e;
+		return out_fail(o, path, NULL, err, errlen);
+	}
+	o->atomic = 1;
+	return FS_OK;
+}
+
+int fs_out_commit(fs_outfile *o, char *err, size_t errlen)
+{
+	if (!o->f)
+		return FS_EIO;
+	int bad = ferror(o->f);
+	int e = bad ? EIO : 0;
+	if (fflush(o->f) && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (fclose(o->f) && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	o->f = NULL;
+	if (!bad && o->atomic && rename(o->tmp, o->dest)) {
+		bad = 1;
+		e = errno;
+	}
+	if (bad) {
+		if (o->atomic)
+			unlink(o->tmp);
+		fs_errf(err, errlen, "cannot write %s: %s", o->dest, strerror(e));
+		errno = e;
+		return FS_EIO;
+	}
+	return FS_OK;
+}
+
+void fs_out_abort(fs_outfile *o)
+{
+	if (!o->f)
+		return;
+	fclose(o->f);
+	o->f = NULL;
+	if (o->atomic)
+		unlink(o->tmp);
+}
+
+/* ---- input files (util.h: fs_in_open) ------------------------------------------ */
+
+int fs_in_open(const char *path, const char *what, uint64_t *size, int *rc, char *err,
+	       size_t errlen)
+{
+	*rc = FS_EIO;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st)) {
+		fs_errf(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*rc = FS_EFORMAT;
+		fs_errf(err, errlen, "%s is %s, not a %s file", path,
+			S_ISDIR(st.st_mode) ? "a directory" : "not a regular file (a device, FIFO or socket)",
+			what);
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+long fs_read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (long)got;
 }
 
 const char *fs_strerror(int err)

@@ -19,6 +19,41 @@ void fs_errf(char *err, size_t errlen, const char *fmt, ...)
 /* Write s as a JSON string literal (quotes, escapes) to f. */
 void fs_json_str(FILE *f, const char *s);
 
+/* Writing a file that farsight produces (the stats JSON, traces, models, bench
+ * results) without damaging what PATH names.  A regular file (or a new name) is
+ * written to a temporary file beside it and renamed over it at commit, so a reader
+ * never sees half a file; through a symlink, the rename replaces the link's target,
+ * not the link.  Anything else - a device (/dev/stdout, /dev/null), a FIFO, a socket -
+ * is opened and written in place, never replaced: renaming over /dev/stdout as root
+ * would replace it for the whole system.  A directory is refused.  FS_OUT_IN_PLACE
+ * writes a regular file in place too (the trace writer: a crashed recording leaves
+ * what it wrote, which the reader then reports as unfinished). */
+enum { FS_OUT_ATOMIC = 0, FS_OUT_IN_PLACE = 1 };
+typedef struct fs_outfile {
+	FILE *f;
+	int atomic;         /* f is tmp, renamed to dest at commit */
+	char dest[4096];    /* where the rename goes (the symlink's target, resolved) */
+	char tmp[4160];
+} fs_outfile;
+/* 0, or FS_EIO with a sentence naming path in err (errno kept). */
+int fs_out_open(fs_outfile *o, const char *path, int mode, char *err, size_t errlen);
+/* Flush, close and (atomic) rename into place.  0, or FS_EIO with a sentence; on
+ * failure the temporary file is removed and PATH is left as it was. */
+int fs_out_commit(fs_outfile *o, char *err, size_t errlen);
+/* Give up: close and remove the temporary file; PATH is left as it was. */
+void fs_out_abort(fs_outfile *o);
+
+/* Opening a file farsight reads (models, traces): a regular file only.  A device
+ * (/dev/zero) or FIFO could be read forever and a directory has no contents to read,
+ * so each is refused with a sentence; the size comes from fstat, so that a reader
+ * checks its header first and then reads exactly what the header promises.  Returns
+ * a descriptor (close-on-exec), or -1 with a sentence naming `what` and path in err
+ * (*rc: FS_EIO when it cannot be opened, FS_EFORMAT when it is not a regular file). */
+int fs_in_open(const char *path, const char *what, uint64_t *size, int *rc, char *err,
+	       size_t errlen);
+/* read(2) until n bytes or the end of the file: the bytes read, or -1 (errno). */
+long fs_read_full(int fd, void *buf, size_t n);
+
 /* The one logging function: "farsight: <message>" on stderr, written with one write(2)
  * so lines of concurrent processes do not interleave.  level 0 = error, 1 = info,
  * 2 = debug (shown when FARSIGHT_DEBUG is set). */

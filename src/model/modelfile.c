@@ -12,15 +12,18 @@
  *   136  note[248] (how it was trained), NUL-padded
  *   384  weights: n_params x f32, in retnet.c's layout
  *   end  checksum u64: FNV-1a of every byte before it
- * The reader checks, in order: size, magic, version, header size, the model and
- * tokenizer configuration (each value in range, vocab = the tokenizer's vocabulary,
- * n_params = what the configuration implies, the delta table), the exact file size,
- * then the checksum, and says which check failed.
+ * The reader refuses anything but a regular file, reads the header alone and checks,
+ * in order: magic, version, header size, the model and tokenizer configuration (each
+ * value in range, vocab = the tokenizer's vocabulary, n_params = what the
+ * configuration implies, the delta table), the exact file size; only then does it
+ * read the weights (exactly the size the header implies) and check the checksum.  It
+ * says which check failed.
  */
 #include "model/modelfile.h"
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,56 +95,39 @@ int fs_model_save(const char *path, const fs_retnet *net, const fs_tok_config *t
 		putf(b + HEADER_SIZE + 4 * i, net->params[i]);
 	put64(b + total - 8, fs_fnv1a(b, total - 8, FS_FNV_SEED));
 
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		fs_errf(err, errlen, "cannot write model %s: %s", tmp, strerror(errno));
+	fs_outfile o; /* renamed into place, or written through to a device */
+	if (fs_out_open(&o, path, FS_OUT_ATOMIC, err, errlen)) {
 		free(b);
 		return FS_EIO;
 	}
-	int ok = fwrite(b, 1, total, f) == total;
-	ok &= fclose(f) == 0;
-	free(b);
-	if (!ok || rename(tmp, path)) {
+	if (fwrite(b, 1, total, o.f) != total) {
 		fs_errf(err, errlen, "cannot write model %s: %s", path, strerror(errno));
-		unlink(tmp);
+		fs_out_abort(&o);
+		free(b);
 		return FS_EIO;
 	}
+	free(b);
+	if (fs_out_commit(&o, err, errlen))
+		return FS_EIO;
 	return FS_OK;
 }
 
 int fs_model_load(const char *path, fs_model *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fs_errf(err, errlen, "cannot open model %s: %s", path, strerror(errno));
-		return FS_EIO;
-	}
+	/* The header first, then exactly the size it implies: a huge or endless file (a
+	 * 3 GiB trace given as a model, /dev/zero) costs nothing before it is refused. */
+	uint64_t len;
+	int rc;
+	int fd = fs_in_open(path, "model", &len, &rc, err, errlen);
+	if (fd < 0)
+		return rc;
+	unsigned char h[HEADER_SIZE];
 	unsigned char *b = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 65536;
-			unsigned char *nb = realloc(b, cap);
-			if (!nb) {
-				free(b);
-				fclose(f);
-				return FS_ENOMEM;
-			}
-			b = nb;
-		}
-		size_t r = fread(b + len, 1, cap - len, f);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	int ioerr = ferror(f);
-	fclose(f);
-	int rc = FS_EFORMAT;
-	if (ioerr) {
-		fs_errf(err, errlen, "cannot read model %s", path);
+	long got = fs_read_full(fd, h, sizeof(h));
+	rc = FS_EFORMAT;
+	if (got < 0) {
+		fs_errf(err, errlen, "cannot read model %s: %s", path, strerror(errno));
 		rc = FS_EIO;
 		goto out;
 	}
@@ -150,59 +136,75 @@ int fs_model_load(const char *path, fs_model *out, char *err, size_t errlen)
 		fs_errf(err, errlen, __VA_ARGS__); \
 		goto out;                          \
 	} while (0)
-	if (len < 16 || memcmp(b, MAGIC, 8))
+	if (got < 16 || memcmp(h, MAGIC, 8))
 		BAD("%s is not a farsight model file (bad magic); train one with `farsight train`",
 		    path);
-	uint32_t ver = get32(b + 8);
+	uint32_t ver = get32(h + 8);
 	if (ver != FS_MODEL_VERSION)
 		BAD("%s is model format version %u; this farsight reads version %u: retrain it "
 		    "with this farsight's `farsight train`", path, ver, FS_MODEL_VERSION);
-	if (len < HEADER_SIZE + 8)
-		BAD("%s is truncated: %zu bytes, shorter than the %u-byte header", path, len,
-		    HEADER_SIZE + 8);
-	if (get32(b + 12) != HEADER_SIZE)
-		BAD("%s has header size %u, expected %u (damaged file?)", path, get32(b + 12),
+	if (got < (long)HEADER_SIZE || len < HEADER_SIZE + 8)
+		BAD("%s is truncated: %llu bytes, shorter than the %u-byte header", path,
+		    (unsigned long long)len, HEADER_SIZE + 8);
+	if (get32(h + 12) != HEADER_SIZE)
+		BAD("%s has header size %u, expected %u (damaged file?)", path, get32(h + 12),
 		    HEADER_SIZE);
 	fs_retnet_config c;
 	memset(&c, 0, sizeof(c));
-	c.vocab = get32(b + 16);
-	c.d_model = get32(b + 20);
-	c.n_layers = get32(b + 24);
-	c.n_heads = get32(b + 28);
-	c.d_ffn = get32(b + 32);
-	c.seq_len = get32(b + 36);
+	c.vocab = get32(h + 16);
+	c.d_model = get32(h + 20);
+	c.n_layers = get32(h + 24);
+	c.n_heads = get32(h + 28);
+	c.d_ffn = get32(h + 32);
+	c.seq_len = get32(h + 36);
 	for (int i = 0; i < 8; i++)
-		c.gamma[i] = getf(b + 40 + 4 * i);
-	c.rope_base = getf(b + 72);
-	c.eps = getf(b + 76);
+		c.gamma[i] = getf(h + 40 + 4 * i);
+	c.rope_base = getf(h + 72);
+	c.eps = getf(h + 76);
 	char why[200];
 	if (fs_rn_config_check(&c, why, sizeof(why)))
 		BAD("%s has an invalid model configuration: %s", path, why);
-	fs_tok_config t = { get32(b + 80), get32(b + 84), get32(b + 88) };
+	fs_tok_config t = { get32(h + 80), get32(h + 84), get32(h + 88) };
 	if (fs_tok_config_check(&t, why, sizeof(why)))
 		BAD("%s has an invalid tokenizer configuration: %s", path, why);
 	if (fs_tok_vocab_size(&t) != c.vocab)
 		BAD("%s is inconsistent: the model has %u output tokens but its tokenizer "
 		    "(K=%u, %s vocabulary) has %u", path, c.vocab, t.k,
 		    t.vocab ? "hybrid" : "ordinal", fs_tok_vocab_size(&t));
-	uint32_t nd = get32(b + 92);
+	uint32_t nd = get32(h + 92);
 	int deltas_ok = nd == FS_TOK_N_DELTAS;
 	for (uint32_t i = 0; deltas_ok && i < nd; i++)
-		deltas_ok = (int32_t)get32(b + 96 + 4 * i) == FS_TOK_DELTAS[i];
+		deltas_ok = (int32_t)get32(h + 96 + 4 * i) == FS_TOK_DELTAS[i];
 	if (!deltas_ok)
 		BAD("%s was trained with a different delta table than this farsight's "
 		    "(+1 +2 +3 +4 -1): retrain it", path);
-	uint64_t n = get64(b + 128);
+	uint64_t n = get64(h + 128);
 	if (n != fs_rn_num_params(&c))
 		BAD("%s is inconsistent: it stores %llu weights but its configuration needs %zu",
 		    path, (unsigned long long)n, fs_rn_num_params(&c));
 	size_t want = HEADER_SIZE + (size_t)n * 4 + 8;
 	if (len < want)
-		BAD("%s is truncated: %zu bytes of %zu (an interrupted copy or write?)", path,
-		    len, want);
+		BAD("%s is truncated: %llu bytes of %zu (an interrupted copy or write?)", path,
+		    (unsigned long long)len, want);
 	if (len > want)
-		BAD("%s has %zu unexpected bytes after the checksum (damaged file?)", path,
-		    len - want);
+		BAD("%s has %llu unexpected bytes after the checksum (damaged file?)", path,
+		    (unsigned long long)(len - want));
+	b = malloc(want);
+	if (!b) {
+		fs_errf(err, errlen, "out of memory reading the %zu-byte model %s", want, path);
+		rc = FS_ENOMEM;
+		goto out;
+	}
+	memcpy(b, h, HEADER_SIZE);
+	got = fs_read_full(fd, b + HEADER_SIZE, want - HEADER_SIZE);
+	if (got < 0) {
+		fs_errf(err, errlen, "cannot read model %s: %s", path, strerror(errno));
+		rc = FS_EIO;
+		goto out;
+	}
+	if ((size_t)got != want - HEADER_SIZE)
+		BAD("%s is truncated: it shrank to %zu bytes while being read", path,
+		    HEADER_SIZE + (size_t)got);
 	if (get64(b + want - 8) != fs_fnv1a(b, want - 8, FS_FNV_SEED))
 		BAD("%s is damaged: checksum mismatch (the weights or header were altered)", path);
 #undef BAD
@@ -219,6 +221,7 @@ int fs_model_load(const char *path, fs_model *out, char *err, size_t errlen)
 	rc = FS_OK;
 out:
 	free(b);
+	close(fd);
 	return rc;
 }
 

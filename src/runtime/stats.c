@@ -114,11 +114,12 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 
 int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path)
 {
-	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
+	/* fs_out_open: renamed into place if PATH is a regular file, written in place
+	 * if it is a device or FIFO (--stats-json /dev/stdout), never replacing one. */
+	fs_outfile out;
+	if (fs_out_open(&out, path, FS_OUT_ATOMIC, NULL, 0))
 		return FS_EIO;
+	FILE *f = out.f;
 	fprintf(f, "{\n  \"prefetch\": ");
 	fs_json_str(f, cfg->prefetch);
 	fprintf(f, ",\n  \"backend\": ");
@@ -152,12 +153,5 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 #undef U
 #undef D
 	fprintf(f, "\n}\n");
-	int bad = ferror(f);
-	if (fclose(f) || bad || rename(tmp, path)) {
-		int e = errno;
-		remove(tmp);
-		errno = e;
-		return FS_EIO;
-	}
-	return FS_OK;
+	return fs_out_commit(&out, NULL, 0);
 }

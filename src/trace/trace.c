@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TRACE_MAGIC "FSTRACE\0"
 #define TRACE_END "FSTREND\0"
@@ -28,6 +29,7 @@
 #define TRACE_TIME_MASK ((1ull << 62) - 1)
 
 struct fs_trace_writer {
+	fs_outfile out; /* written in place (FS_OUT_IN_PLACE): a crashed recording stays readable as unfinished */
 	FILE *f;
 	uint64_t n;
 	uint64_t sum;
@@ -91,15 +93,15 @@ int fs_trace_create(const char *path, const fs_trace_info *info, fs_trace_writer
 	fs_trace_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return FS_ENOMEM;
-	w->f = fopen(path, "wb");
-	if (!w->f) {
+	if (fs_out_open(&w->out, path, FS_OUT_IN_PLACE, NULL, 0)) {
 		free(w);
 		return FS_EIO;
 	}
+	w->f = w->out.f;
 	unsigned char h[TRACE_HEADER_SIZE];
 	encode_header(h, info, UINT64_MAX); /* count unknown until close */
 	if (fwrite(h, 1, sizeof(h), w->f) != sizeof(h)) {
-		fclose(w->f);
+		fs_out_abort(&w->out);
 		free(w);
 		return FS_EIO;
 	}
@@ -142,12 +144,17 @@ int fs_trace_close(fs_trace_writer *w)
 	put64(t + 16, w->sum);
 	if (!rc && fwrite(t, 1, sizeof(t), w->f) != sizeof(t))
 		rc = FS_EIO;
-	/* Now that the count is known, write it into the header too. */
+	/* Now that the count is known, write it into the header too - unless the trace
+	 * goes to a pipe or device that cannot seek: then the trailer's count is the one
+	 * (fs_trace_read takes it from there). */
 	unsigned char n8[8];
 	put64(n8, w->n);
-	if (!rc && (fseek(w->f, 16, SEEK_SET) || fwrite(n8, 1, 8, w->f) != 8))
+	if (!rc && fflush(w->f))
 		rc = FS_EIO;
-	if (fclose(w->f) && !rc)
+	if (!rc && lseek(fileno(w->f), 0, SEEK_CUR) >= 0 &&
+	    (fseek(w->f, 16, SEEK_SET) || fwrite(n8, 1, 8, w->f) != 8))
+		rc = FS_EIO;
+	if (fs_out_commit(&w->out, NULL, 0) && !rc)
 		rc = FS_EIO;
 	free(w);
 	return rc;
@@ -158,102 +165,112 @@ int fs_trace_read(const char *path, fs_trace_info *info, fs_event **events, size
 {
 	*events = NULL;
 	*n = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fs_errf(err, errlen, "cannot open trace %s: %s", path, strerror(errno));
-		return FS_EIO;
-	}
-	int rc = FS_EFORMAT;
-	unsigned char *data = NULL;
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0) {
-		fs_errf(err, errlen, "cannot stat trace %s: %s", path, strerror(errno));
-		rc = FS_EIO;
-		goto out;
-	}
-	size_t size = (size_t)st.st_size;
+	/* Header and trailer first, then the records, exactly as many as they promise,
+	 * decoded as they stream in: nothing is buffered before it is checked. */
+	uint64_t size;
+	int rc;
+	int fd = fs_in_open(path, "trace", &size, &rc, err, errlen);
+	if (fd < 0)
+		return rc;
+	rc = FS_EFORMAT;
+	fs_event *ev = NULL;
+	unsigned char h[TRACE_HEADER_SIZE], t[TRACE_TRAILER_SIZE];
 	if (size < TRACE_HEADER_SIZE + TRACE_TRAILER_SIZE) {
-		fs_errf(err, errlen, "%s is not a farsight trace: %zu bytes is too short", path,
-			size);
+		fs_errf(err, errlen, "%s is not a farsight trace: %llu bytes is too short", path,
+			(unsigned long long)size);
 		goto out;
 	}
-	data = malloc(size);
-	if (!data) {
-		rc = FS_ENOMEM;
-		fs_errf(err, errlen, "out of memory reading %s", path);
-		goto out;
-	}
-	if (fread(data, 1, size, f) != size) {
+	errno = 0;
+	if (fs_read_full(fd, h, sizeof(h)) != (long)sizeof(h) ||
+	    pread(fd, t, sizeof(t), (off_t)(size - TRACE_TRAILER_SIZE)) != (ssize_t)sizeof(t)) {
+		fs_errf(err, errlen, "cannot read trace %s: %s", path,
+			errno ? strerror(errno) : "it shrank while being read");
 		rc = FS_EIO;
-		fs_errf(err, errlen, "cannot read trace %s", path);
 		goto out;
 	}
-	if (memcmp(data, TRACE_MAGIC, 8) != 0) {
+	if (memcmp(h, TRACE_MAGIC, 8) != 0) {
 		fs_errf(err, errlen, "%s is not a farsight trace (bad magic)", path);
 		goto out;
 	}
-	uint32_t version = get32(data + 8);
-	if (version != TRACE_VERSION || get32(data + 12) != TRACE_HEADER_SIZE) {
+	uint32_t version = get32(h + 8);
+	if (version != TRACE_VERSION || get32(h + 12) != TRACE_HEADER_SIZE) {
 		fs_errf(err, errlen, "%s is trace version %u; this farsight reads version %u",
 			path, version, TRACE_VERSION);
 		goto out;
 	}
-	if (get32(data + 40) != FS_PAGE_SIZE) {
+	if (get32(h + 40) != FS_PAGE_SIZE) {
 		fs_errf(err, errlen, "%s was recorded with %u-byte pages, not %u", path,
-			get32(data + 40), FS_PAGE_SIZE);
+			get32(h + 40), FS_PAGE_SIZE);
 		goto out;
 	}
-	uint64_t count = get64(data + 16);
-	const unsigned char *t = data + size - TRACE_TRAILER_SIZE;
-	if (count == UINT64_MAX || memcmp(t, TRACE_END, 8) != 0) {
+	uint64_t count = get64(h + 16);
+	if (memcmp(t, TRACE_END, 8) != 0) {
 		fs_errf(err, errlen,
 			"%s is truncated: the recording did not finish (no trailer); record it again",
 			path);
 		goto out;
 	}
-	size_t body = size - TRACE_HEADER_SIZE - TRACE_TRAILER_SIZE;
+	/* A trace written to a pipe could not have its header's count filled in at close;
+	 * the trailer's count stands in for it. */
+	if (count == UINT64_MAX)
+		count = get64(t + 8);
+	uint64_t body = size - TRACE_HEADER_SIZE - TRACE_TRAILER_SIZE;
 	if (body % TRACE_RECORD_SIZE || body / TRACE_RECORD_SIZE != count ||
 	    get64(t + 8) != count) {
 		fs_errf(err, errlen,
-			"%s is damaged: header says %llu events, file holds %zu bytes of records",
-			path, (unsigned long long)count, body);
+			"%s is damaged: header says %llu events, file holds %llu bytes of records",
+			path, (unsigned long long)count, (unsigned long long)body);
 		goto out;
 	}
-	const unsigned char *r = data + TRACE_HEADER_SIZE;
-	if (fs_fnv1a(r, body, FS_FNV_SEED) != get64(t + 16)) {
+	ev = malloc((count ? count : 1) * sizeof(*ev));
+	if (!ev) {
+		rc = FS_ENOMEM;
+		fs_errf(err, errlen, "out of memory for the %llu events of %s",
+			(unsigned long long)count, path);
+		goto out;
+	}
+	unsigned char buf[TRACE_RECORD_SIZE * 4096];
+	uint64_t sum = FS_FNV_SEED;
+	for (uint64_t i = 0; i < count;) {
+		size_t want = (size_t)FS_MIN(count - i, (uint64_t)4096) * TRACE_RECORD_SIZE;
+		long got = fs_read_full(fd, buf, want);
+		if (got != (long)want) {
+			fs_errf(err, errlen, "cannot read trace %s: %s", path,
+				got < 0 ? strerror(errno) : "it shrank while being read");
+			rc = FS_EIO;
+			goto out;
+		}
+		sum = fs_fnv1a(buf, want, sum);
+		for (const unsigned char *r = buf; r < buf + want; r += TRACE_RECORD_SIZE, i++) {
+			uint64_t a = get64(r), b = get64(r + 8);
+			ev[i].page = a & TRACE_PAGE_MASK;
+			ev[i].thread = (uint16_t)(a >> 48);
+			ev[i].time_ns = b & TRACE_TIME_MASK;
+			ev[i].kind = (uint8_t)((b >> 62) & 1);
+			ev[i].flags = (uint8_t)(b >> 63);
+		}
+	}
+	if (sum != get64(t + 16)) {
 		fs_errf(err, errlen, "%s is damaged: checksum mismatch in the event records",
 			path);
 		goto out;
-	}
-	fs_event *ev = malloc((count ? count : 1) * sizeof(*ev));
-	if (!ev) {
-		rc = FS_ENOMEM;
-		fs_errf(err, errlen, "out of memory for %llu events", (unsigned long long)count);
-		goto out;
-	}
-	for (uint64_t i = 0; i < count; i++, r += TRACE_RECORD_SIZE) {
-		uint64_t a = get64(r), b = get64(r + 8);
-		ev[i].page = a & TRACE_PAGE_MASK;
-		ev[i].thread = (uint16_t)(a >> 48);
-		ev[i].time_ns = b & TRACE_TIME_MASK;
-		ev[i].kind = (uint8_t)((b >> 62) & 1);
-		ev[i].flags = (uint8_t)(b >> 63);
 	}
 	if (info) {
 		memset(info, 0, sizeof(*info));
 		info->version = version;
 		info->n_events = count;
-		info->local_mem = get64(data + 24);
-		info->command_hash = get64(data + 32);
-		memcpy(info->prefetch, data + 48, 31);
-		memcpy(info->command, data + 80, 1023);
+		info->local_mem = get64(h + 24);
+		info->command_hash = get64(h + 32);
+		memcpy(info->prefetch, h + 48, 31);
+		memcpy(info->command, h + 80, 1023);
 	}
 	*events = ev;
 	*n = count;
+	ev = NULL;
 	rc = FS_OK;
 out:
-	free(data);
-	fclose(f);
+	free(ev);
+	close(fd);
 	return rc;
 }
 
