@@ -23,7 +23,9 @@ BUILD ?= build$(if $(SAN),-$(SAN),)
 
 WARN := -Wall -Wextra -Wno-unused-parameter
 OPT ?= -O2 -g
-CFLAGS_BASE := -std=gnu11 $(WARN) $(OPT) -fPIC -pthread -Iinclude -Isrc -D_GNU_SOURCE
+PREFIX ?= /usr/local
+CFLAGS_BASE := -std=gnu11 $(WARN) $(OPT) -fPIC -pthread -Iinclude -Isrc -D_GNU_SOURCE \
+	-DFS_DATADIR='"$(PREFIX)/share/farsight"'
 ifeq ($(SAN),asan)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else ifeq ($(SAN),tsan)
@@ -52,7 +54,7 @@ LIB := $(BUILD)/libfarsight.a
 PRELOAD := $(BUILD)/libfarsight-preload.so
 CLI := $(BUILD)/farsight
 
-.PHONY: all test check demo bench clean workloads install-deps
+.PHONY: all test check demo bench clean workloads install-deps install
 all: $(LIB) $(PRELOAD) $(CLI) workloads $(TEST_BIN) $(TEST_HELPER_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -67,7 +69,7 @@ $(LIB): $(LIB_OBJ)
 # where possible, so that the program's own allocator symbols cannot shadow it.
 PRELOAD_LIBS ?= -ljemalloc
 $(PRELOAD): $(PRELOAD_OBJ) $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(PRELOAD_LIBS) -ldl $(LDLIBS)
+	$(CC) -shared -Wl,-z,now -o $@ $^ $(LDFLAGS) $(PRELOAD_LIBS) -ldl $(LDLIBS)
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDFLAGS) $(LDLIBS)
@@ -109,6 +111,22 @@ bench: all
 
 install-deps:
 	tools/install-deps.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the farsight command and the workloads
+# in bin, the preload library in lib/farsight (farsight run looks there), the models
+# in share/farsight/models (the default model is found there), the man page and docs.
+# The installed tree works from any directory.
+install: $(CLI) $(PRELOAD) workloads
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/farsight \
+		$(DESTDIR)$(PREFIX)/share/farsight/models $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/doc/farsight
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/farsight
+	if [ -e $(BUILD)/farsight-workloads ]; then \
+		install -m 755 $(BUILD)/farsight-workloads $(DESTDIR)$(PREFIX)/bin/; fi
+	install -m 644 $(PRELOAD) $(DESTDIR)$(PREFIX)/lib/farsight/
+	install -m 644 models/*.fsm $(DESTDIR)$(PREFIX)/share/farsight/models/
+	tools/gen-man.sh $(CLI) >$(DESTDIR)$(PREFIX)/share/man/man1/farsight.1
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/farsight/
 
 clean:
 	rm -rf build build-asan build-tsan

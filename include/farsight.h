@@ -132,6 +132,15 @@ void fs_arena_range(const fs_runtime *rt, void **base, size_t *size);
 /* The configuration the runtime runs with. */
 const fs_config *fs_runtime_config(const fs_runtime *rt);
 
+/* The program started a second thread: with cpus=auto, every thread (the pager too)
+ * gets back all the CPUs the process had, so a multi-threaded program is not confined
+ * to one.  The preload shim calls it from pthread_create. */
+void fs_runtime_threads_started(fs_runtime *rt);
+/* Under `farsight run` (FARSIGHT_REPORT_FD): publish this process's statistics where
+ * `farsight run` reads them after the program ends.  root: this process is the one
+ * `farsight run` started (or what it exec'd into), whose summary is printed. */
+void fs_runtime_attach_report(fs_runtime *rt, int root);
+
 /* At exit: close the trace being recorded, then print the summary (unless quiet or
  * print == 0) and write the stats JSON if configured.  Returns the first error. */
 int fs_runtime_report(fs_runtime *rt, int print);
@@ -163,6 +172,13 @@ typedef struct fs_stats {
 	double accuracy;  /* prefetch_hits / prefetches_issued */
 	double coverage;  /* prefetch_hits / (prefetch_hits + demand_fetches) */
 	double wall_seconds;             /* runtime start to snapshot */
+	char placement[256];             /* CPU placement of the program and its pager */
+	/* The whole process tree of a `farsight run` (the program and every process it
+	 * forked or exec'd that ran with far memory), when known; 0 otherwise. */
+	uint64_t processes;
+	uint64_t tree_faults, tree_demand_fetches, tree_zero_fills, tree_evictions;
+	uint64_t tree_far_bytes_read, tree_far_bytes_written;
+	uint64_t tree_local_peak_bytes;  /* the largest peak of any one process */
 } fs_stats;
 
 int fs_stats_get(fs_runtime *rt, fs_stats *out);

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		"ahead = the thread's actual j-th next page).\n"
 		"With --prefetch: replays the trace through each policy with an LRU local cache\n"
 		"and reports misses, prefetch hits, late hits, wasted prefetches, precision,\n"
-		"coverage and timeliness.  `farsight` uses --model (default models/default.fsm);\n"
+		"coverage and timeliness.  `farsight` uses --model (default: the shipped models/default.fsm);\n"
 		"its other settings come from the environment as for `farsight run`\n"
 		"(FARSIGHT_MIN_PROB, FARSIGHT_CANDIDATES, FARSIGHT_FALLBACK, FARSIGHT_MAP_BYTES).\n"
 		"Prefetched pages are handled as at run time: FARSIGHT_PREFETCH_MAP (auto: hermit\n"

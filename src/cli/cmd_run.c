@@ -5,20 +5,32 @@
  * Every option is a row of the settings table (src/common/settings.c).  The command
  * checks each value, turns it into the FARSIGHT_* environment variable the runtime
  * reads, puts libfarsight-preload.so into LD_PRELOAD and starts the program in a child
- * process.  The preloaded runtime prints the summary and writes the JSON when the
- * program exits; this command passes the program's exit status through (128 + N when
- * it was killed by signal N).  Bad usage exits with status 2 and a one-line message.
+ * process.  The program's processes publish their statistics into a report block
+ * (runtime/report.h) shared with this command, which prints the summary and writes the
+ * JSON after the program has ended, however it ended (exit, _exit, a signal, a
+ * timeout); signals sent to this command are forwarded to the program, and the program
+ * gets SIGTERM if this command dies.  A program the preload library cannot reach
+ * (static, set-user-ID) or whose memory stayed local gets one line saying so and why.
+ * The program's exit status is passed through (128 + N when it was killed by signal
+ * N).  Bad usage exits with status 2 and a one-line message.
  */
 #include "cli/cli.h"
 #include "farsight.h"
 #include "prefetch/policy.h"
 #include "common/util.h"
+#include "model/modelfile.h"
+#include "runtime/report.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,8 +49,10 @@ static void run_usage(FILE *f)
 		char left[64];
 		snprintf(left, sizeof(left), "%s%s", t[i].flag,
 			 strcmp(t[i].type, "bool") ? (strcmp(t[i].type, "size") ? " VALUE" : " SIZE") : "");
-		fprintf(f, "  %-24s %s [%s; default %s]\n", left, t[i].help, t[i].env,
-			*t[i].def ? t[i].def : "none");
+		const char *def = *t[i].def ? t[i].def : "none";
+		if (!strcmp(t[i].name, "model"))
+			def = fs_model_default_path(); /* found next to the binary or installed */
+		fprintf(f, "  %-24s %s [%s; default %s]\n", left, t[i].help, t[i].env, def);
 	}
 	fprintf(f, "  %-24s this help\n\n", "--help");
 	fprintf(f, "prefetchers:");
@@ -71,13 +85,123 @@ static int check_value(const fs_setting_info *s, const char *value)
 	return 0;
 }
 
-/* FNV-1a of the argv as /proc/PID/cmdline shows it: each argument NUL-terminated. */
-static uint64_t command_hash(char **argv)
+/* The program's file, found as execvp would find it (into out; "" if not found). */
+static void find_program(const char *name, char *out, size_t cap)
 {
-	uint64_t h = FS_FNV_SEED;
-	for (; *argv; argv++)
-		h = fs_fnv1a(*argv, strlen(*argv) + 1, h);
-	return h;
+	out[0] = 0;
+	if (strchr(name, '/')) {
+		snprintf(out, cap, "%s", name);
+		return;
+	}
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t n = end ? (size_t)(end - path) : strlen(path);
+		snprintf(out, cap, "%.*s/%s", (int)n, n ? path : ".", name);
+		if (access(out, X_OK) == 0)
+			return;
+		path += n + (end ? 1 : 0);
+	}
+	out[0] = 0;
+}
+
+/* Why the preload library cannot reach into this program, if we can tell before it
+ * runs: a statically linked ELF (no program interpreter, so nothing loads
+ * LD_PRELOAD), or a set-user/group-ID file (the loader ignores LD_PRELOAD). */
+static const char *preload_blocked(const char *file)
+{
+	struct stat st;
+	if (!*file || stat(file, &st))
+		return NULL;
+	if (st.st_mode & (S_ISUID | S_ISGID))
+		return "it is set-user-ID or set-group-ID, and the dynamic loader ignores LD_PRELOAD "
+		       "for such programs";
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	Elf64_Ehdr eh;
+	const char *why = NULL;
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256) {
+		int interp = 0;
+		for (int i = 0; i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
+			    (ssize_t)sizeof(ph))
+				break;
+			interp |= ph.p_type == PT_INTERP;
+		}
+		if (!interp)
+			why = "it is statically linked (Go programs usually are), so no preload library "
+			      "can be loaded into it";
+	}
+	close(fd);
+	return why;
+}
+
+/* ---- signals: forwarded to the program ------------------------------------------ */
+
+static volatile pid_t child_pid;
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/* A signal sent to `farsight run` (kill, timeout, a supervisor) goes on to the program,
+ * which then ends and is reported as usual.  Signals from the terminal (^C, ^\) reach
+ * the program directly, as it is in the same foreground process group: forwarding
+ * those too would deliver them twice. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (si && si->si_code == SI_KERNEL)
+		return;
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+/* ---- reporting ------------------------------------------------------------------- */
+
+static void human(char *out, size_t cap, uint64_t b)
+{
+	snprintf(out, cap, "%.1f MiB", (double)b / (1 << 20));
+}
+
+/* The program ran with the shim, but its memory did not reach far memory: say why,
+ * as far as the shim could tell (the mappings it left local, by reason). */
+static void explain_local(const struct fs_report *r, const fs_stats *s, const struct rusage *ru,
+			  const char *prog)
+{
+	uint64_t rss = (uint64_t)ru->ru_maxrss * 1024;
+	uint64_t far = (s->tree_zero_fills + s->tree_demand_fetches) * FS_PAGE_SIZE;
+	if (s->processes == 0)
+		far = (s->zero_fills + s->demand_fetches) * FS_PAGE_SIZE;
+	if (rss < (32u << 20) || far * 10 >= rss)
+		return;
+	static const char *why[FS_LOCAL_REASONS] = {
+		[FS_LOCAL_THRESHOLD] = "its allocations are smaller than --local-threshold",
+		[FS_LOCAL_FIXED] = "it maps its memory at addresses of its own choosing (MAP_FIXED)",
+		[FS_LOCAL_SHARED] = "its memory is shared anonymous memory (MAP_SHARED)",
+		[FS_LOCAL_RESERVE] = "it maps its memory with protections far memory does not take "
+				     "(executable, or small PROT_NONE reservations)",
+	};
+	int best = -1;
+	uint64_t most = 0;
+	for (int i = 0; i < FS_LOCAL_REASONS; i++)
+		if (atomic_load(&r->local_bytes[i]) > most)
+			most = atomic_load(&r->local_bytes[best = i]);
+	char a[32], b[32];
+	human(a, sizeof(a), rss);
+	human(b, sizeof(b), far);
+	fprintf(stderr,
+		"farsight: %s's memory stayed mostly local (peak resident %s, far-memory pages "
+		"touched %s): %s\n",
+		prog, a, b,
+		best >= 0 && most * 4 >= rss
+			? why[best]
+			: "it does not get its memory from libc's malloc or mmap (raw system calls, or "
+			  "a runtime with its own allocator), or got it before the preload library "
+			  "started");
 }
 
 int fs_cmd_run(int argc, char **argv)
@@ -130,8 +254,13 @@ int fs_cmd_run(int argc, char **argv)
 	char preload[4200];
 	const char *over = getenv("FARSIGHT_PRELOAD");
 	snprintf(preload, sizeof(preload), "%s", over && *over ? over : "");
-	if (!*preload)
+	if (!*preload) {
+		/* Next to the binary (a build tree), or PREFIX/lib/farsight when installed. */
 		snprintf(preload, sizeof(preload), "%s/libfarsight-preload.so", fs_cli_bindir());
+		if (access(preload, R_OK))
+			snprintf(preload, sizeof(preload), "%s/../lib/farsight/libfarsight-preload.so",
+				 fs_cli_bindir());
+	}
 	if (access(preload, R_OK))
 		return fs_cli_usage_error("run: cannot find the preload library %s (%s); build it with "
 					  "make, or set FARSIGHT_PRELOAD", preload, strerror(errno));
@@ -139,36 +268,93 @@ int fs_cmd_run(int argc, char **argv)
 	char ld[8400];
 	snprintf(ld, sizeof(ld), "%s%s%s", preload, old && *old ? ":" : "", old ? old : "");
 	setenv("LD_PRELOAD", ld, 1);
-	char hash[32];
-	snprintf(hash, sizeof(hash), "%llu", (unsigned long long)command_hash(argv + i));
-	setenv("FARSIGHT_COMMAND_HASH", hash, 1);
+	const char *prog = argv[i];
+	char file[4096];
+	find_program(prog, file, sizeof(file));
+	const char *blocked = preload_blocked(file);
+	if (blocked)
+		fprintf(stderr, "farsight: %s runs without far memory: %s; its memory stays local "
+				"and there are no statistics\n", prog, blocked);
 
-	/* Like system(): the terminal's signals reach the program; we only wait. */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
-	sigaction(SIGINT, &ign, &oint);
-	sigaction(SIGQUIT, &ign, &oquit);
+	/* The report block: the program's processes publish their statistics there, and
+	 * this process reports after the program ends, however it ends. */
+	int report_fd = -1;
+	struct fs_report *rep = fs_report_create(&report_fd);
+	char fdtext[16];
+	if (rep) {
+		snprintf(fdtext, sizeof(fdtext), "%d", report_fd);
+		setenv("FARSIGHT_REPORT_FD", fdtext, 1);
+	} else {
+		fprintf(stderr, "farsight: cannot create the report block (%s); the program will "
+				"report at exit itself\n", strerror(errno));
+	}
+
+	sigset_t fwd, old_mask;
+	sigemptyset(&fwd);
+	for (size_t k = 0; k < FS_ARRAY_SIZE(forwarded); k++)
+		sigaddset(&fwd, forwarded[k]);
+	sigprocmask(SIG_BLOCK, &fwd, &old_mask); /* until child_pid is known */
 	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return fs_cli_usage_error("run: fork: %s", strerror(errno));
 	if (pid == 0) {
-		sigaction(SIGINT, &oint, NULL);
-		sigaction(SIGQUIT, &oquit, NULL);
+		/* If `farsight run` is killed outright, the program must not live on as an
+		 * orphan. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(128 + SIGTERM);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		char root[32];
 		snprintf(root, sizeof(root), "%d", (int)getpid());
 		setenv("FARSIGHT_ROOT_PID", root, 1);
-		execvp(argv[i], argv + i);
-		fprintf(stderr, "farsight: cannot run %s: %s\n", argv[i], strerror(errno));
+		execvp(prog, argv + i);
+		fprintf(stderr, "farsight: cannot run %s: %s\n", prog, strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
+	if (rep)
+		rep->root_pid = pid;
+	child_pid = pid;
+	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	for (size_t k = 0; k < FS_ARRAY_SIZE(forwarded); k++)
+		sigaction(forwarded[k], &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
+	struct rusage ru;
+	memset(&ru, 0, sizeof(ru));
+	while (wait4(pid, &status, 0, &ru) < 0)
 		if (errno != EINTR)
 			return fs_cli_usage_error("run: waitpid: %s", strerror(errno));
+	child_pid = 0;
+
+	if (rep) {
+		fs_stats s;
+		fs_report_stats(rep, &s);
+		int started = atomic_load(&rep->root_started);
+		int exec_failed = WIFEXITED(status) && (WEXITSTATUS(status) == 126 ||
+							WEXITSTATUS(status) == 127);
+		if (!started && !blocked && !exec_failed)
+			fprintf(stderr, "farsight: %s ran without far memory: the preload library was "
+					"not loaded into it (it may clear LD_PRELOAD, or be a static "
+					"binary started through a script); its memory stayed local\n",
+				prog);
+		if (started && !cfg.quiet)
+			fs_stats_print(&s, &cfg, stderr);
+		if (started && rep->note[0])
+			fprintf(stderr, "farsight: %s\n", rep->note);
+		if (started)
+			explain_local(rep, &s, &ru, prog);
+		if (cfg.stats_json[0] && fs_stats_write_json(&s, &cfg, cfg.stats_json))
+			fprintf(stderr, "farsight: cannot write the statistics to %s: %s\n",
+				cfg.stats_json, strerror(errno));
+	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "farsight: %s was killed by signal %d (%s)\n", argv[i],
+		fprintf(stderr, "farsight: %s was killed by signal %d (%s)\n", prog,
 			WTERMSIG(status), strsignal(WTERMSIG(status)));
 		return 128 + WTERMSIG(status);
 	}

@@ -22,8 +22,10 @@
 #include "model/modelfile.h"
 #include "common/util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,4 +231,51 @@ void fs_model_free(fs_model *m)
 {
 	fs_rn_destroy(m->net);
 	m->net = NULL;
+}
+
+#ifndef FS_DATADIR
+#define FS_DATADIR "/usr/local/share/farsight"
+#endif
+
+const char *fs_model_default_path(void)
+{
+	static char found[PATH_MAX];
+	if (found[0])
+		return found;
+	/* The directory of the object this code is in: build/ in a build tree,
+	 * PREFIX/bin or PREFIX/lib/farsight when installed. */
+	char dir[PATH_MAX] = "";
+	Dl_info info;
+	if (dladdr((void *)fs_model_default_path, &info) && info.dli_fname && info.dli_fname[0] == '/') {
+		snprintf(dir, sizeof(dir), "%s", info.dli_fname);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+	} else {
+		ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+		dir[n > 0 ? n : 0] = 0;
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+	}
+	static const char *const rel[] = { "/models/default.fsm", "/../models/default.fsm",
+					   "/../share/farsight/models/default.fsm",
+					   "/../../share/farsight/models/default.fsm" };
+	char path[PATH_MAX + 64];
+	for (size_t i = 0; dir[0] && i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, rel[i]);
+		char *real = realpath(path, NULL);
+		if (real) {
+			snprintf(found, sizeof(found), "%s", real);
+			free(real);
+			return found;
+		}
+	}
+	if (access(FS_DATADIR "/models/default.fsm", R_OK) == 0) {
+		snprintf(found, sizeof(found), "%s", FS_DATADIR "/models/default.fsm");
+		return found;
+	}
+	if (access(FS_MODEL_DEFAULT_PATH, R_OK) == 0)
+		return FS_MODEL_DEFAULT_PATH;
+	return FS_DATADIR "/models/default.fsm";
 }

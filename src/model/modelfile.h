@@ -11,6 +11,11 @@
 
 #define FS_MODEL_VERSION 1u
 #define FS_MODEL_DEFAULT_PATH "models/default.fsm"
+/* Where the default model is: models/default.fsm next to the code that runs (the
+ * farsight binary or the preload library: the build tree), in the install prefix's
+ * share/farsight, or else in the working directory.  The first that exists; if none
+ * does, the install location (or FS_MODEL_DEFAULT_PATH), for the message. */
+const char *fs_model_default_path(void);
 
 typedef struct fs_model {
 	fs_retnet *net;

@@ -12,8 +12,9 @@
  * hits) so its own state stays current.
  * Measurements behind each choice: docs/MODEL.md.
  *
- * Model file: cfg->model, or FS_MODEL_DEFAULT_PATH (models/default.fsm, relative to
- * the working directory) when none is given.  Future maps are bounded by
+ * Model file: cfg->model, or the shipped default model (fs_model_default_path: next to
+ * the binary or library, the install prefix, or the working directory) when none is
+ * given.  Future maps are bounded by
  * cfg->map_bytes; maps of pages not used for longest are dropped.
  *
  * Calls are serialised by the caller (one pager thread, or the replay), as for every
@@ -50,7 +51,7 @@ static void fsp_destroy(fs_policy *p)
 static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen)
 {
 	extern const fs_policy_ops fs_policy_farsight;
-	const char *path = cfg->model[0] ? cfg->model : FS_MODEL_DEFAULT_PATH;
+	const char *path = cfg->model[0] ? cfg->model : fs_model_default_path();
 	struct farsight *f = calloc(1, sizeof(*f));
 	if (!f)
 		return FS_ENOMEM;

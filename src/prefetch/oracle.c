@@ -31,9 +31,9 @@
  * Mismatch.  A trace of another program or input matches almost nothing.  If more than
  * half of the first ORACLE_CHECK_EVENTS live events find no match, the policy stops
  * prefetching (it would only waste bandwidth) and reports the mismatch through the
- * status() call, which the runtime prints at exit: on_event has no error channel.  At
- * create time a trace whose command hash differs from FARSIGHT_COMMAND_HASH (the
- * runtime's FNV-1a of argv, when set) is refused outright, as is a damaged trace.
+ * status() call, which the runtime prints at exit: on_event has no error channel.  A
+ * damaged trace is refused at create time.  A trace whose command line is not this
+ * process's (see check_command) leaves the policy idle in this process.
  *
  * Calls are serialised by the caller, as for every policy (policy.h).
  */
@@ -71,6 +71,8 @@ struct oracle {
 	size_t cursor;
 	uint64_t seen, matched, early_unmatched, unmatched_run;
 	int mismatch;
+	int other_program;  /* the trace is of another program: no prefetches */
+	char recorded[256]; /* ... recorded from this command line */
 };
 
 static struct page_slot *slot_of(const struct oracle *o, uint64_t page)
@@ -153,31 +155,17 @@ static void oracle_destroy(fs_policy *p)
 	free(o);
 }
 
-/* FARSIGHT_COMMAND_HASH, when the runtime set it: the FNV-1a of this program's argv. */
-static int check_command(const struct oracle *o, const fs_trace_info *info, char *err,
-			 size_t errlen)
+/* Inside a runtime: is the trace a recording of this program (the command line its
+ * header shows, fs_policy_live_command_hash)?  A process that is not, typically a
+ * wrapper launcher that execs the recorded program (`farsight workload`, a shell
+ * script), keeps the policy but prefetches nothing, and status() says why: the process
+ * it execs matches and replays.  Replay (farsight eval) has no live command. */
+static void check_command(struct oracle *o, const fs_trace_info *info)
 {
-	const char *env = getenv("FARSIGHT_COMMAND_HASH");
-	if (!env || !*env)
-		return FS_OK;
-	char *end;
-	errno = 0;
-	unsigned long long want = strtoull(env, &end, 0);
-	if (errno || *end) {
-		fs_errf(err, errlen,
-			"FARSIGHT_COMMAND_HASH='%s' is not a number (decimal, or hex with 0x)",
-			env);
-		return FS_EINVAL;
-	}
-	if (info->command_hash != want) {
-		fs_errf(err, errlen,
-			"oracle: trace %s was recorded from another program or arguments "
-			"('%.200s', command hash 0x%016" PRIx64 ", this one is 0x%016llx); record "
-			"this program with `farsight run --record FILE` and replay that file",
-			o->path, info->command, info->command_hash, want);
-		return FS_EINVAL;
-	}
-	return FS_OK;
+	if (!fs_policy_live_command_hash || info->command_hash == fs_policy_live_command_hash)
+		return;
+	o->other_program = 1;
+	snprintf(o->recorded, sizeof(o->recorded), "%.255s", info->command);
 }
 
 static int oracle_create(const fs_config *cfg, fs_policy **out, char *err, size_t errlen)
@@ -205,9 +193,7 @@ static int oracle_create(const fs_config *cfg, fs_policy **out, char *err, size_
 		fs_errf(err, errlen, "oracle: %s", why);
 		goto fail;
 	}
-	rc = check_command(o, &info, err, errlen);
-	if (rc)
-		goto fail;
+	check_command(o, &info);
 	/* An empty trace is a valid recording of a run that never reached far memory;
 	 * if this run does, the mismatch check says so. */
 	rc = build_index(o);
@@ -243,6 +229,8 @@ static int next_pages(const struct oracle *o, size_t from, uint64_t page, uint64
 static int oracle_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
 {
 	struct oracle *o = (struct oracle *)p;
+	if (o->other_program)
+		return 0;
 	size_t at;
 	int found = find_next(o, ev->page, &at);
 	o->seen++;
@@ -264,6 +252,14 @@ static int oracle_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int 
 static int oracle_status(fs_policy *p, char *err, size_t errlen)
 {
 	struct oracle *o = (struct oracle *)p;
+	if (o->other_program) {
+		fs_errf(err, errlen,
+			"trace %s was recorded from '%.200s', not from this program, so the oracle "
+			"prefetched nothing here; record this program with `farsight run --record "
+			"FILE` and replay that file",
+			o->path, o->recorded);
+		return FS_EINVAL;
+	}
 	uint64_t judged = FS_MIN(o->seen, (uint64_t)ORACLE_CHECK_EVENTS);
 	int bad = o->mismatch ||
 		  (judged >= ORACLE_MIN_JUDGED && 2 * o->early_unmatched > judged);

@@ -36,6 +36,11 @@ typedef struct fs_policy_ops {
 	uint32_t runtime_flags;
 } fs_policy_ops;
 
+/* Set by the runtime before it creates its policy: the FNV-1a of this process's argv
+ * (as /proc/self/cmdline has it), which the oracle compares with its trace's header to
+ * know whether the trace is a recording of this program.  0 outside a runtime (replay). */
+extern uint64_t fs_policy_live_command_hash;
+
 /* Size the free-page reserve (reclaim watermarks) by feedback from the fault rate, as
  * Hermit sizes its reclaim work; see reclaim.c. */
 #define FS_POLICY_RT_ADAPTIVE_RECLAIM 1u

@@ -23,6 +23,8 @@ static const fs_policy_ops *const policies[] = {
 	&fs_policy_farsight,
 };
 
+uint64_t fs_policy_live_command_hash;
+
 const fs_policy_ops *fs_policy_find(const char *name)
 {
 	for (size_t i = 0; i < FS_ARRAY_SIZE(policies); i++)

@@ -8,8 +8,11 @@
  *   without MAP_FIXED (the caller owns that address), MAP_STACK / MAP_GROWSDOWN (stacks
  *   stay local), MAP_HUGETLB, MAP_32BIT, and the caller may use far memory
  *   (shim_far_ok: not the runtime, not jemalloc, not a forked child).
- * PROT_NONE reservations stay local: their owners later mmap(MAP_FIXED) or mprotect
- * inside them, which would punch holes into the far-memory arena.
+ * A far reservation is an arena block made PROT_NONE: committing part of it with
+ * mmap(MAP_FIXED, anonymous) is a discard plus mprotect (below), with mprotect it is the
+ * kernel's own mprotect on the arena mapping (the userfaultfd registration survives the
+ * split), and munmap gives it back read-write.  Small PROT_NONE mappings (guards) stay
+ * local.
  *
  * Far mappings are recorded in a table of page ranges (in raw mmap'd memory, never
  * malloc), so that munmap, madvise and mremap on them are translated exactly once:
@@ -26,6 +29,7 @@
  * let corrupt the arena.  Everything else goes to the kernel with raw system calls.
  */
 #include "preload/shim.h"
+#include "runtime/report.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -147,6 +151,14 @@ static int overlaps_arena(uintptr_t a, size_t len)
 	return fs_shim.size && a < fs_shim.base + fs_shim.size && a + len > fs_shim.base;
 }
 
+/* Give a far range back to the arena, read-write again as the arena's free space is
+ * (the program may have made it PROT_NONE: a reservation, a guard, an uncommit). */
+static int free_far(fs_runtime *rt, void *addr, size_t len)
+{
+	syscall(SYS_mprotect, addr, len, PROT_READ | PROT_WRITE);
+	return fs_free(rt, addr, len);
+}
+
 /* ---- the interposed functions --------------------------------------------------- */
 
 static void *far_map(size_t len)
@@ -169,22 +181,42 @@ static void *far_map(size_t len)
 	return p;
 }
 
+/* A reservation: address space a runtime maps PROT_NONE and later commits piece by
+ * piece with mmap(MAP_FIXED) or mprotect (the JVM's heap, Go's and V8's arenas).  Large
+ * ones are served from far memory, so what is committed inside them is far. */
+#define RESERVE_MIN (1u << 20)
+
+/* Should this mapping be far?  If not, and the program asked (not the runtime or
+ * jemalloc), count it by reason (for `farsight run`'s "stayed local" line). */
 static int wants_far(size_t len, int prot, int flags, int fd)
 {
-	if (!shim_far_ok() || len < fs_shim.local_threshold || len == 0)
+	if (!shim_far_ok() || len == 0 || !(flags & MAP_ANONYMOUS))
 		return 0;
-	if ((flags & MAP_TYPE) != MAP_PRIVATE || !(flags & MAP_ANONYMOUS))
-		return 0;
-	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_STACK | MAP_GROWSDOWN | MAP_HUGETLB |
-		     MAP_32BIT))
-		return 0;
-	return prot == (PROT_READ | PROT_WRITE);
+	int reason = -1;
+	if ((flags & MAP_TYPE) != MAP_PRIVATE)
+		reason = FS_LOCAL_SHARED;
+	else if (flags & (MAP_STACK | MAP_GROWSDOWN | MAP_HUGETLB | MAP_32BIT))
+		return 0; /* stacks and special memory: the kernel's, by design */
+	else if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+		reason = FS_LOCAL_FIXED;
+	else if (len < fs_shim.local_threshold)
+		reason = FS_LOCAL_THRESHOLD;
+	else if (prot == (PROT_READ | PROT_WRITE) || (prot == PROT_NONE && len >= RESERVE_MIN))
+		return 1;
+	else
+		reason = FS_LOCAL_RESERVE;
+	fs_report_local(fs_shim.rt, reason, len);
+	return 0;
 }
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (wants_far(len, prot, flags, fd)) {
 		void *p = far_map(len);
+		if (p && prot == PROT_NONE && syscall(SYS_mprotect, p, page_up(len), PROT_NONE)) {
+			munmap(p, len);
+			p = NULL;
+		}
 		if (p)
 			return p;
 		/* Far memory is full: local memory is still memory. */
@@ -224,7 +256,7 @@ int munmap(void *addr, size_t len)
 		}
 		uintptr_t e = page_up(s + len);
 		/* In a forked child the arena is not mapped at all: forget, do not free. */
-		int (*fn)(fs_runtime *, void *, size_t) = fs_shim.forked_child ? NULL : fs_free;
+		int (*fn)(fs_runtime *, void *, size_t) = fs_shim.forked_child ? NULL : free_far;
 		fs_shim_busy++;
 		pthread_mutex_lock(&table_mu);
 		table_remove(s, e, fn);

@@ -125,6 +125,27 @@ static void check_exec_args(const char *path, char *const argv[], char *const en
 	}
 }
 
+/* _exit and _Exit skip atexit handlers (Python's os._exit, forked children, many
+ * servers): the last numbers are published and the trace closed here too. */
+static void shim_exit(void);
+
+__attribute__((noreturn)) static void exit_now(int status)
+{
+	shim_exit();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+void _exit(int status)
+{
+	exit_now(status);
+}
+
+void _Exit(int status)
+{
+	exit_now(status);
+}
+
 int execve(const char *path, char *const argv[], char *const envp[])
 {
 	check_exec_args(path, argv, envp);
@@ -166,12 +187,15 @@ static int is_root_process(void)
 
 static void shim_exit(void)
 {
-	if (!fs_shim.rt || fs_shim.forked_child)
+	/* getpid: a vfork child (posix_spawn's, when exec fails) runs in our memory and
+	 * must not report as us. */
+	if (!fs_shim.rt || fs_shim.forked_child || getpid() != fs_shim.pid)
 		return;
 	fs_shim_busy++; /* the report's own allocations stay local */
 	/* Close the trace and write the JSON; the summary goes to our copy of stderr. */
 	fs_runtime_report(fs_shim.rt, 0);
 	const fs_config *cfg = fs_runtime_config(fs_shim.rt);
+	/* Under `farsight run` the summary is its job (report_fd is -1 then). */
 	FILE *f = report_fd >= 0 ? fdopen(report_fd, "w") : NULL;
 	if (f && !cfg->quiet) {
 		fs_stats s;
@@ -192,7 +216,8 @@ __attribute__((constructor)) static void shim_start(void)
 		shim_say(err, NULL, NULL);
 		_exit(2);
 	}
-	if (!is_root_process()) {
+	int root = is_root_process();
+	if (!root) {
 		/* The JSON file and the trace belong to the root process. */
 		cfg.stats_json[0] = 0;
 		cfg.record[0] = 0;
@@ -209,6 +234,7 @@ __attribute__((constructor)) static void shim_start(void)
 	size_t size;
 	fs_arena_range(rt, &base, &size);
 	fs_shim.rt = rt;
+	fs_shim.pid = getpid();
 	fs_shim.local_threshold = cfg.local_threshold;
 	fs_shim.size = size;
 	fs_shim.base = (uintptr_t)base;
@@ -224,7 +250,8 @@ __attribute__((constructor)) static void shim_start(void)
 		shim_say("cannot register the fork and exit handlers", NULL, NULL);
 		_exit(1);
 	}
-	if (!cfg.quiet)
+	fs_runtime_attach_report(rt, root);
+	if (!cfg.quiet && !getenv("FARSIGHT_REPORT_FD"))
 		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
 	atomic_store_explicit(&fs_shim.far_ready, 1, memory_order_release);
 	fs_shim_busy--;

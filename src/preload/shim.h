@@ -4,6 +4,8 @@
  *   preload.c  constructor (settings, runtime start), the exit summary, fork handling
  *   malloc.c   the malloc family, served by jemalloc; far arenas with extent hooks
  *   mmap.c     private anonymous mmap/munmap/madvise/mremap served from far memory
+ *   dl.c       dlopen/dlmopen/dlclose: the dynamic loader's memory stays local
+ *   threads.c  pthread_create: a second thread gives a cpus=auto program its CPUs back
  *
  * The one rule every interposed function follows: an allocation goes to far memory
  * only when shim_far_ok() says so, that is when the runtime is running, the calling
@@ -22,6 +24,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define FS_SHIM_TLS __attribute__((tls_model("initial-exec")))
 
@@ -36,6 +39,7 @@ struct fs_shim {
 	size_t local_threshold;    /* requests smaller than this stay local */
 	_Atomic int far_ready;     /* far arenas exist: far allocation may start */
 	volatile int forked_child; /* fork() without exec: everything local from now on */
+	pid_t pid;                 /* the process the runtime was started in */
 };
 extern struct fs_shim fs_shim;
 

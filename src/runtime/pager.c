@@ -31,6 +31,7 @@
  * prints what failed and ends the process with exit status 70 (EX_SOFTWARE).
  */
 #include "runtime/runtime.h"
+#include "runtime/report.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -561,6 +562,7 @@ void *fs_pager_main(void *arg)
 	}
 	uint64_t idle_since = 0;
 	while (!atomic_load(&rt->stop)) {
+		int publish_ms = fs_report_tick(rt); /* statistics for `farsight run` */
 		int work = read_faults(rt);
 		/* While a thread waits, spin on the backend in short slices so new faults
 		 * are still read promptly. */
@@ -589,7 +591,7 @@ void *fs_pager_main(void *arg)
 		/* Sleep until a fault or a command arrives; wake now and then to land
 		 * prefetches that completed meanwhile. */
 		struct pollfd p[2] = { { rt->uffd, POLLIN, 0 }, { rt->wakefd, POLLIN, 0 } };
-		int rc = poll(p, 2, rt->be->ops->inflight(rt->be) ? 1 : -1);
+		int rc = poll(p, 2, rt->be->ops->inflight(rt->be) ? 1 : publish_ms);
 		if (rc < 0 && errno != EINTR)
 			fs_pager_fatal(rt, "poll on userfaultfd: %s", strerror(errno));
 		if (p[1].revents & POLLIN) {

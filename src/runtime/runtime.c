@@ -14,7 +14,9 @@
  * extents), never taken by a fault.
  */
 #include "runtime/runtime.h"
+#include "runtime/report.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
@@ -86,19 +88,87 @@ static void read_cmdline(char *out, size_t cap, uint64_t *hash)
 	out[k] = 0;
 }
 
-/* Place the calling thread (and so the pager and every thread created later) on the
- * CPUs the `cpus` setting names.  "auto" picks the CPU we run on now: with the pager on
- * the program's CPU, a fault costs ~6 us instead of ~50 us for a cross-vCPU wake-up
- * (docs/TUNING.md). */
-static int place_threads(const char *spec, char *err, size_t errlen)
+/* "0-1,3": the CPUs of a set, as the cpus setting takes them. */
+static void cpu_list(const cpu_set_t *set, char *out, size_t cap)
 {
-	if (!strcmp(spec, "all"))
+	size_t k = 0;
+	out[0] = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		int n = e > c ? snprintf(out + k, cap - k, "%s%d-%d", k ? "," : "", c, e)
+			      : snprintf(out + k, cap - k, "%s%d", k ? "," : "", c);
+		if (n < 0 || (size_t)n >= cap - k)
+			break;
+		k += (size_t)n;
+		c = e;
+	}
+}
+
+/* Place the calling thread (and so the pager and every thread created later) on the
+ * CPUs the `cpus` setting names, and say where in rt->placement.  "auto" picks the CPU
+ * we run on now: with the pager on the program's CPU, a fault costs ~6 us instead of
+ * ~50 us for a cross-vCPU wake-up (docs/TUNING.md).  That is right for a program with
+ * one thread; fs_runtime_threads_started undoes it when the program starts a second
+ * one, so a multi-threaded program keeps all its CPUs. */
+static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t errlen)
+{
+	char list[64];
+	if (sched_getaffinity(0, sizeof(rt->cpus_before), &rt->cpus_before))
+		CPU_ZERO(&rt->cpus_before);
+	/* An image exec'd by a process that cpus=auto had pinned inherits the pin: its
+	 * CPUs before are the ones that process had (FARSIGHT_CPUS_PINNED "cpu:list"), as
+	 * long as nobody changed the affinity since. */
+	const char *pinned = getenv("FARSIGHT_CPUS_PINNED");
+	if (pinned && CPU_COUNT(&rt->cpus_before) == 1) {
+		char *end;
+		long cpu = strtol(pinned, &end, 10);
+		cpu_set_t wider;
+		CPU_ZERO(&wider);
+		if (*end == ':' && cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET((int)cpu, &rt->cpus_before)) {
+			for (const char *p = end + 1; *p;) {
+				long a = strtol(p, &end, 10), b = a;
+				if (end == p || a < 0 || a >= CPU_SETSIZE)
+					break;
+				if (*end == '-')
+					b = strtol(end + 1, &end, 10);
+				for (long c = a; c <= b && c < CPU_SETSIZE; c++)
+					CPU_SET((int)c, &wider);
+				p = *end == ',' ? end + 1 : end;
+				if (*end != ',')
+					break;
+			}
+			if (CPU_COUNT(&wider) > 1)
+				rt->cpus_before = wider;
+		}
+	}
+	cpu_list(&rt->cpus_before, list, sizeof(list));
+	if (!strcmp(spec, "all")) {
+		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus all)", list);
 		return FS_OK;
+	}
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	if (!strcmp(spec, "auto")) {
+		if (CPU_COUNT(&rt->cpus_before) <= 1) {
+			snprintf(rt->placement, sizeof(rt->placement), "%s (cpus auto: the only one)", list);
+			return FS_OK;
+		}
 		int cpu = sched_getcpu();
-		CPU_SET(cpu < 0 ? 0 : cpu, &set);
+		if (cpu < 0 || !CPU_ISSET(cpu, &rt->cpus_before))
+			for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &rt->cpus_before); cpu++)
+				;
+		CPU_SET(cpu, &set);
+		char note[96];
+		snprintf(note, sizeof(note), "%d:%s", cpu, list);
+		setenv("FARSIGHT_CPUS_PINNED", note, 1);
+		snprintf(rt->placement, sizeof(rt->placement),
+			 "%d of %s (cpus auto: program and pager share one CPU while the program "
+			 "has one thread)", cpu, list);
+		atomic_store(&rt->pinned, 1);
 	} else {
 		const char *p = spec;
 		while (*p) {
@@ -120,15 +190,40 @@ static int place_threads(const char *spec, char *err, size_t errlen)
 			else if (*p)
 				goto bad;
 		}
+		cpu_list(&set, list, sizeof(list));
+		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus %s)", list, spec);
 	}
 	if (sched_setaffinity(0, sizeof(set), &set)) {
 		fs_errf(err, errlen, "cpus '%s': cannot run on those CPUs: %s", spec, strerror(errno));
+		atomic_store(&rt->pinned, 0);
 		return FS_EINVAL;
 	}
 	return FS_OK;
 bad:
 	fs_errf(err, errlen, "cpus '%s' is not auto, all, or a CPU list like 0-1,3", spec);
 	return FS_EINVAL;
+}
+
+void fs_runtime_threads_started(fs_runtime *rt)
+{
+	if (!rt || !atomic_exchange(&rt->pinned, 0))
+		return;
+	/* Every thread of the process, the pager included, gets its CPUs back; threads
+	 * created from now on inherit them from their creator. */
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid > 0)
+			sched_setaffinity(tid, sizeof(rt->cpus_before), &rt->cpus_before);
+	}
+	if (d)
+		closedir(d);
+	sched_setaffinity(0, sizeof(rt->cpus_before), &rt->cpus_before);
+	char list[64];
+	cpu_list(&rt->cpus_before, list, sizeof(list));
+	snprintf(rt->placement, sizeof(rt->placement),
+		 "%s (cpus auto: the program started threads, so it keeps all its CPUs)", list);
 }
 
 static int check_config(const fs_config *cfg, char *err, size_t errlen)
@@ -189,7 +284,7 @@ static void teardown(fs_runtime *rt)
 int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t errlen)
 {
 	int rc = check_config(cfg, err, errlen);
-	if (rc || (rc = place_threads(cfg->cpus, err, errlen)))
+	if (rc)
 		return rc;
 	/* The arrival settings are checked before anything is opened (an unknown
 	 * prefetcher is reported by fs_policy_create below). */
@@ -205,6 +300,10 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		return FS_ENOMEM;
 	}
 	memset(rt, 0, sizeof(*rt));
+	if ((rc = place_threads(rt, cfg->cpus, err, errlen))) {
+		fs_sys_munmap(rt, sizeof(*rt));
+		return rc;
+	}
 	rt->cfg = *cfg;
 	rt->uffd = rt->memfd = rt->wakefd = -1;
 	rt->npages = cfg->arena_size / FS_PAGE_SIZE;
@@ -297,6 +396,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	}
 	if ((rc = fs_backend_open(cfg, &rt->be, err, errlen)))
 		goto fail;
+	read_cmdline(rt->command, sizeof(rt->command), &fs_policy_live_command_hash);
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
@@ -450,6 +550,23 @@ int fs_free(fs_runtime *rt, void *addr, size_t bytes)
 int fs_runtime_report(fs_runtime *rt, int print)
 {
 	int rc = FS_OK;
+	if (rt->report) {
+		/* Under `farsight run`: it prints the summary and writes the JSON from the
+		 * report block, whatever way the program ends; here only the trace is
+		 * closed and the last numbers published. */
+		pthread_mutex_lock(&rt->trace_mu);
+		if (rt->trace) {
+			rc = fs_trace_close(rt->trace);
+			rt->trace = NULL;
+			if (rc || rt->trace_error) {
+				fs_log(0, "the trace %s is incomplete: writing it failed", rt->cfg.record);
+				rc = rc ? rc : FS_EIO;
+			}
+		}
+		pthread_mutex_unlock(&rt->trace_mu);
+		fs_report_publish(rt, 1);
+		return rc;
+	}
 	pthread_mutex_lock(&rt->trace_mu);
 	if (rt->trace) {
 		rc = fs_trace_close(rt->trace);

@@ -25,6 +25,7 @@
 #include "common/util.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -153,6 +154,16 @@ struct fs_runtime {
 
 	struct fs_counters c;
 	struct fs_latency lat_demand, lat_hit;
+
+	/* Where the statistics are published for `farsight run` (report.c). */
+	struct fs_report *report;
+	int report_slot, report_root;
+	_Atomic int report_final;
+	uint64_t report_last_ns, report_seen;
+	char placement[256]; /* CPU placement, as the summary prints it */
+	char command[256];   /* this process's command line */
+	cpu_set_t cpus_before; /* affinity before cpus=auto pinned us (restored for threads) */
+	_Atomic int pinned;    /* cpus=auto pinned the process to one CPU */
 };
 
 /* arena.c */
@@ -183,6 +194,10 @@ void fs_cache_account_local(fs_runtime *rt, int64_t delta);
 int fs_punch(fs_runtime *rt, uint64_t page, uint64_t npages);
 
 /* stats.c */
+/* fs_stats from counters and histograms (of a runtime, or of a report block). */
+void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_demand,
+		      const struct fs_latency *lat_hit, uint64_t budget_pages, double wall_seconds,
+		      fs_stats *s);
 void fs_latency_add(struct fs_latency *h, uint64_t ns);
 double fs_latency_percentile(const struct fs_latency *h, double q);
 

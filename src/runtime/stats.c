@@ -40,9 +40,11 @@ double fs_latency_percentile(const struct fs_latency *h, double q)
 	return LAT_BUCKETS * LAT_BUCKET_NS / 1000.0;
 }
 
-#define LOAD(x) atomic_load_explicit(&rt->c.x, memory_order_relaxed)
+#define LOAD(x) atomic_load_explicit(&c->x, memory_order_relaxed)
 
-int fs_stats_get(fs_runtime *rt, fs_stats *s)
+void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_demand,
+		      const struct fs_latency *lat_hit, uint64_t budget_pages, double wall_seconds,
+		      fs_stats *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->faults = LOAD(faults);
@@ -59,18 +61,26 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	s->prefetches_mapped = LOAD(prefetches_mapped);
 	s->far_bytes_read = LOAD(far_bytes_read);
 	s->far_bytes_written = LOAD(far_bytes_written);
-	s->local_mem_budget_bytes = rt->budget * FS_PAGE_SIZE;
+	s->local_mem_budget_bytes = budget_pages * FS_PAGE_SIZE;
 	s->local_mem_peak_bytes = LOAD(peak_pages) * FS_PAGE_SIZE;
-	s->fetch_latency_us_p50 = fs_latency_percentile(&rt->lat_demand, 0.50);
-	s->fetch_latency_us_p99 = fs_latency_percentile(&rt->lat_demand, 0.99);
-	s->hit_latency_us_p50 = fs_latency_percentile(&rt->lat_hit, 0.50);
+	s->fetch_latency_us_p50 = fs_latency_percentile(lat_demand, 0.50);
+	s->fetch_latency_us_p99 = fs_latency_percentile(lat_demand, 0.99);
+	s->hit_latency_us_p50 = fs_latency_percentile(lat_hit, 0.50);
 	uint64_t ev = LOAD(policy_events);
 	s->inference_ns_per_event = ev ? (double)LOAD(policy_ns) / (double)ev : 0;
 	s->future_map_bytes = LOAD(policy_mem_bytes);
 	s->accuracy = s->prefetches_issued ? (double)s->prefetch_hits / (double)s->prefetches_issued : 0;
 	uint64_t touched = s->prefetch_hits + s->demand_fetches;
 	s->coverage = touched ? (double)s->prefetch_hits / (double)touched : 0;
-	s->wall_seconds = (double)(fs_now_ns() - rt->start_ns) / 1e9;
+	s->wall_seconds = wall_seconds;
+}
+#undef LOAD
+
+int fs_stats_get(fs_runtime *rt, fs_stats *s)
+{
+	fs_stats_compute(&rt->c, &rt->lat_demand, &rt->lat_hit, rt->budget,
+			 (double)(fs_now_ns() - rt->start_ns) / 1e9, s);
+	snprintf(s->placement, sizeof(s->placement), "%s", rt->placement);
 	return FS_OK;
 }
 
@@ -110,6 +120,22 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		(unsigned long long)s->reactivations,
 		s->fetch_latency_us_p50, s->fetch_latency_us_p99, s->hit_latency_us_p50,
 		s->inference_ns_per_event);
+	if (s->placement[0])
+		fprintf(f, "farsight:   CPUs: %s\n", s->placement);
+	if (s->processes > 1) {
+		char trd[32], twr[32], tpk[32];
+		human_bytes(trd, sizeof(trd), s->tree_far_bytes_read);
+		human_bytes(twr, sizeof(twr), s->tree_far_bytes_written);
+		human_bytes(tpk, sizeof(tpk), s->tree_local_peak_bytes);
+		fprintf(f,
+			"farsight:   %llu processes with far memory, together: faults %llu (%llu demand "
+			"fetches, %llu zero fills), %llu evictions, far memory read %s, written %s; "
+			"largest local peak %s\n",
+			(unsigned long long)s->processes, (unsigned long long)s->tree_faults,
+			(unsigned long long)s->tree_demand_fetches,
+			(unsigned long long)s->tree_zero_fills, (unsigned long long)s->tree_evictions,
+			trd, twr, tpk);
+	}
 }
 
 int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path)
@@ -150,6 +176,16 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	D(inference_ns_per_event);
 	U(future_map_bytes);
 	D(wall_seconds);
+	fprintf(f, ",\n  \"placement\": ");
+	fs_json_str(f, s->placement);
+	U(processes);
+	U(tree_faults);
+	U(tree_demand_fetches);
+	U(tree_zero_fills);
+	U(tree_evictions);
+	U(tree_far_bytes_read);
+	U(tree_far_bytes_written);
+	U(tree_local_peak_bytes);
 #undef U
 #undef D
 	fprintf(f, "\n}\n");
