@@ -62,6 +62,7 @@ typedef struct fs_config {
 	char fallback[32];   /* farsight: policy used when the model is unsure */
 	uint32_t model_lookahead; /* farsight: model steps per event (chain length) */
 	char secret_file[512];     /* shared secret for the tcp backend */
+	uint32_t backend_timeout_ms; /* remote backends: silence that declares a server dead */
 	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */
 	uint64_t arena_size;       /* virtual size of the far-memory arena */
 	uint64_t arena_base;       /* fixed address of the arena (0 = let the kernel pick) */

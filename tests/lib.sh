@@ -9,3 +9,14 @@ case "$BUILD" in *san*)
 	exit 0 ;;
 esac
 FARSIGHT_BIN=${FARSIGHT_BIN:-$PWD/$BUILD/farsight}
+
+# start_memd NAME [ARGS...]: a memd on 127.0.0.1 at a free port, logging (FARSIGHT_DEBUG)
+# to $tmp/NAME.log; sets port and mpid, and adds mpid to the caller's pids array.
+start_memd() {
+	local name=$1; shift
+	FARSIGHT_DEBUG=1 "$FARSIGHT_BIN" memd --listen 127.0.0.1:0 --port-file "$tmp/$name.port" "$@" \
+		2>"$tmp/$name.log" &
+	mpid=$!; pids+=("$mpid")
+	for _ in $(seq 200); do [ -s "$tmp/$name.port" ] && break; sleep 0.05; done
+	port=$(cat "$tmp/$name.port")
+}

@@ -335,6 +335,54 @@ TEST(killed_server_is_a_clear_backend_error)
 	memd_stop(&doomed, SIGKILL);
 }
 
+/* Finding 6 of issue 18: a memd that stops answering (SIGSTOP here; a partition looks
+ * the same) ends in a clear error naming the server once backend_timeout_ms passes
+ * without a byte from it, instead of a wait that never ends.  A server that is only
+ * paused for less than that, and a client that is itself late to read an answer that
+ * did arrive, are not mistaken for a dead server. */
+TEST(stopped_server_hits_the_deadline)
+{
+	memd_proc m;
+	CHECK(memd_start(&m, "stopped", NULL) == 0);
+	char err[256] = "";
+	setenv("FARSIGHT_BACKEND_TIMEOUT_MS", "1500", 1);
+	fs_backend *b = client(m.port, NULL, err, sizeof(err));
+	unsetenv("FARSIGHT_BACKEND_TIMEOUT_MS");
+	CHECK(b != NULL);
+	if (b) {
+		static unsigned char buf[4 * FS_PAGE_SIZE];
+		fill(buf, 0, 4, 9);
+		fs_io w = { .page = 0, .npages = 4, .buf = buf, .tag = 1 };
+		CHECK_EQ_U64(run_all(b, &w, 1, 1, NULL), 0);
+		fs_io r = { .page = 0, .npages = 4, .flags = FS_IO_DEMAND, .buf = buf, .tag = 2 };
+		fs_io_done d[2];
+		/* Paused for well under the deadline: the read completes. */
+		kill(m.pid, SIGSTOP);
+		CHECK_EQ_U64(b->ops->submit_read(b, &r, 1), 1);
+		memd_sleep_ms(200);
+		kill(m.pid, SIGCONT);
+		CHECK_EQ_U64(b->ops->poll(b, d, 2, 10000000000ll), 1);
+		CHECK(same(buf, 0, 4, 9));
+		/* The answer arrives while this client looks away for longer than the
+		 * deadline: it is not silence. */
+		CHECK_EQ_U64(b->ops->submit_read(b, &r, 1), 1);
+		memd_sleep_ms(2000);
+		CHECK_EQ_U64(b->ops->poll(b, d, 2, 10000000000ll), 1);
+		/* Stopped for good: a clear error (after ~1.5 s), never an endless wait. */
+		kill(m.pid, SIGSTOP);
+		CHECK_EQ_U64(b->ops->submit_read(b, &r, 1), 1);
+		CHECK_EQ_U64(b->ops->poll(b, d, 2, 10000000000ll), (unsigned long long)FS_EBACKEND);
+		CHECK_STR_CONTAINS(b->errmsg, "memd at 127.0.0.1:");
+		CHECK_STR_CONTAINS(b->errmsg, "sent nothing for 1.");
+		CHECK_STR_CONTAINS(b->errmsg, "backend_timeout_ms");
+		/* A blocking poll ends too, and the error is sticky. */
+		CHECK_EQ_U64(b->ops->poll(b, d, 2, -1), (unsigned long long)FS_EBACKEND);
+		kill(m.pid, SIGCONT);
+		b->ops->close(b);
+	}
+	memd_stop(&m, SIGKILL);
+}
+
 TEST(sigterm_shuts_down_cleanly)
 {
 	memd_proc m;
@@ -363,6 +411,7 @@ int main(void)
 	RUN(clients_cannot_read_each_others_pages);
 	RUN(full_server_says_far_memory_full);
 	RUN(killed_server_is_a_clear_backend_error);
+	RUN(stopped_server_hits_the_deadline);
 	RUN(sigterm_shuts_down_cleanly);
 	memd_stop(&srv, SIGTERM);
 	memd_cleanup_dir();

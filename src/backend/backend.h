@@ -62,8 +62,48 @@ typedef struct fs_backend_ops {
 
 struct fs_backend {
 	const fs_backend_ops *ops;
-	char errmsg[256]; /* the sentence behind the last error */
+	char errmsg[512]; /* the sentence behind the last error */
 };
+
+/* ---- liveness of a remote server --------------------------------------------
+ * A server that stops answering (stopped, hung, a network partition) must not stall
+ * the program forever: a remote backend keeps one fs_liveness per connection (or per
+ * server) and, while requests are outstanding there, treats a silence longer than
+ * the backend_timeout_ms setting as the server's death: it stops with a sentence
+ * naming the server (fs_live_expired_msg), or fails over where it has replicas.
+ * "Silence" is time without a byte from the server, not a request's age, so a slow
+ * link that keeps delivering a deep queue is not mistaken for a dead one
+ * (docs/PROTOCOL.md "Deadline").  Used by tcp.c; the helpers are for any backend. */
+typedef struct fs_liveness {
+	uint64_t quiet_since; /* ns: start of the current silence (0 = nothing outstanding) */
+	uint64_t longest;     /* ns: the longest silence seen (FARSIGHT_DEBUG logs it) */
+} fs_liveness;
+
+/* Requests are outstanding now and were not before: the silence starts now. */
+static inline void fs_live_busy(fs_liveness *l, uint64_t now)
+{
+	if (!l->quiet_since)
+		l->quiet_since = now;
+}
+/* Bytes arrived from the server (busy: requests are still outstanding after them). */
+static inline void fs_live_heard(fs_liveness *l, uint64_t now, int busy)
+{
+	if (l->quiet_since && now - l->quiet_since > l->longest)
+		l->longest = now - l->quiet_since;
+	l->quiet_since = busy ? now : 0;
+}
+/* Nanoseconds left before the silence exceeds limit_ns (UINT64_MAX when nothing is
+ * outstanding or limit_ns is 0 = no deadline; 0 when it is exceeded). */
+static inline uint64_t fs_live_left(const fs_liveness *l, uint64_t now, uint64_t limit_ns)
+{
+	if (!l->quiet_since || !limit_ns)
+		return UINT64_MAX;
+	uint64_t quiet = now - l->quiet_since;
+	return quiet >= limit_ns ? 0 : limit_ns - quiet;
+}
+/* The sentence for a server that exceeded the deadline (into b->errmsg). */
+void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l,
+			 uint64_t now, uint32_t waiting, uint32_t timeout_ms);
 
 /* Open the backend named by cfg->backend ("mem", "tcp://HOST:PORT"). */
 int fs_backend_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen);

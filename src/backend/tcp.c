@@ -70,6 +70,8 @@ struct tconn {
 	uint32_t nwrites;   /* writes among the ring's requests */
 	unsigned char *out; /* bytes taken but not yet sent */
 	size_t out_off, out_len, out_cap;
+	fs_liveness live;   /* silence while requests are outstanding (backend_timeout_ms) */
+	uint64_t logged_longest; /* the longest silence last logged (FARSIGHT_DEBUG) */
 };
 
 struct tcp_backend {
@@ -80,6 +82,7 @@ struct tcp_backend {
 	uint32_t dhead, dcount, dcap;
 	int err;              /* sticky FS_E* */
 	uint64_t capacity_pages;
+	uint32_t timeout_ms;  /* backend_timeout_ms: a longer silence means memd is gone */
 	char where[300];      /* "memd at HOST:PORT" */
 };
 
@@ -214,6 +217,8 @@ static int has_room(struct tcp_backend *t, struct tconn *c)
 
 static struct req *push(struct tconn *c, const fs_io *io, uint8_t op)
 {
+	if (!c->count)
+		fs_live_busy(&c->live, fs_now_ns());
 	struct req *r = &c->ring[(c->head + c->count) % FSP_MAX_INFLIGHT];
 	c->count++;
 	r->tag = io->tag;
@@ -435,6 +440,15 @@ static int rx(struct tcp_backend *t, struct tconn *c)
 			c->head = (c->head + 1) % FSP_MAX_INFLIGHT;
 			c->count--;
 		}
+		fs_live_heard(&c->live, fs_now_ns(), c->count > 0);
+		if (c->live.longest > c->logged_longest + c->logged_longest / 2 + 1000000) {
+			/* The measurement behind backend_timeout_ms's default (docs/TUNING.md);
+			 * logged as it grows, since a preloaded runtime is never closed. */
+			c->logged_longest = c->live.longest;
+			fs_log(2, "tcp backend: longest silence of %s on the %s connection so far: "
+				  "%llu us", t->where, c->name,
+			       (unsigned long long)(c->live.longest / 1000)); /* no float: see backend.c */
+		}
 		if ((size_t)got < want)
 			return 0; /* a short read: the socket is drained, skip the EAGAIN call */
 	}
@@ -462,6 +476,38 @@ static void rx_all(struct tcp_backend *t, const struct pollfd *readable)
 	}
 }
 
+/* The deadline (backend_timeout_ms): how long poll may still wait for memd, or a
+ * sticky error once a connection with requests outstanding has heard nothing for
+ * that long.  A stopped or partitioned memd then stops the program with a sentence
+ * naming it instead of stalling it forever (docs/PROTOCOL.md "Deadline"). */
+static int64_t deadline_left(struct tcp_backend *t, uint64_t now)
+{
+	uint64_t left = UINT64_MAX, limit = (uint64_t)t->timeout_ms * 1000000ull;
+	for (int k = 0; k < t->nconn; k++) {
+		struct tconn *c = &t->conn[k];
+		uint64_t l = fs_live_left(&c->live, now, limit);
+		if (l == 0) {
+			/* Data may be waiting that nobody read yet (this process was stopped,
+			 * or busy with the other connection): that is not silence. */
+			struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+			if (poll(&pf, 1, 0) > 0) {
+				c->live.quiet_since = now;
+				continue;
+			}
+			char server[sizeof(t->where) + 40];
+			snprintf(server, sizeof(server), "tcp backend: %s (%s connection)", t->where,
+				 c->name);
+			fs_live_expired_msg(&t->base, server, &c->live, now,
+					    t->conn[0].count + (t->nconn > 1 ? t->conn[1].count : 0),
+					    t->timeout_ms);
+			t->err = FS_EBACKEND;
+			return -1;
+		}
+		left = FS_MIN(left, l);
+	}
+	return left > INT64_MAX ? INT64_MAX : (int64_t)left;
+}
+
 static int tcp_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
 {
 	struct tcp_backend *t = (struct tcp_backend *)b;
@@ -485,10 +531,13 @@ static int tcp_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
 		}
 		if (t->err)
 			return t->err;
-		if (!busy || timeout_ns == 0)
+		if (!busy)
 			return 0;
 		uint64_t now = fs_now_ns();
-		if (now >= deadline)
+		int64_t live_left = deadline_left(t, now);
+		if (live_left < 0)
+			return t->err;
+		if (timeout_ns == 0 || now >= deadline)
 			return 0;
 		/* Wait first, then read only what is ready: when data is already there
 		 * ppoll returns at once, so this costs no more than a speculative recv. */
@@ -500,8 +549,8 @@ static int tcp_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
 			pf[k].revents = 0;
 		}
 		struct timespec ts, *tsp = NULL;
-		if (deadline != UINT64_MAX) {
-			uint64_t left = deadline - now;
+		if (deadline != UINT64_MAX || live_left != INT64_MAX) {
+			uint64_t left = FS_MIN(deadline - now, (uint64_t)live_left);
 			ts.tv_sec = (time_t)(left / 1000000000ull);
 			ts.tv_nsec = (long)(left % 1000000000ull);
 			tsp = &ts;
@@ -670,6 +719,11 @@ static int handshake(struct tcp_backend *t, const struct addrinfo *ai, const uns
 			t->where);
 		rc = FS_EAUTH;
 		goto out;
+	case FSP_HS_BUSY:
+		fs_errf(err, errlen, "tcp backend: %s is busy: it serves as many connections as its "
+				     "--max-conns allows; try again later, or raise --max-conns",
+			t->where);
+		goto out;
 	default:
 		fs_errf(err, errlen, "tcp backend: %s refused the connection (status %u, see its log)",
 			t->where, fsp_get16(wel));
@@ -747,6 +801,7 @@ int fs_backend_tcp_open(const fs_config *cfg, const char *hostport, fs_backend *
 	}
 	t->base.ops = &tcp_ops;
 	snprintf(t->where, sizeof(t->where), "memd at %s", hostport);
+	t->timeout_ms = cfg->backend_timeout_ms;
 	const char *one = getenv("FARSIGHT_TCP_ONE_CONN");
 	t->nconn = one && one[0] == '1' ? 1 : 2;
 	t->conn[0].fd = t->conn[1].fd = -1;

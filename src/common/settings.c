@@ -62,6 +62,8 @@ static const struct setting table[] = {
 	S(model_lookahead, U32, "3", "--model-lookahead",
 	  "farsight: model steps per event: the best first-step page, then a chain of model_lookahead-1 more"),
 	S(secret_file, STR, "", "--secret-file", "shared secret for the tcp backend"),
+	S(backend_timeout_ms, U32, "10000", "--backend-timeout-ms",
+	  "remote backends: a server that sends nothing for this long while requests wait is dead: the program stops with a message naming it (0 = wait forever; docs/TUNING.md)"),
 	S(local_threshold, SIZE, "0", "--local-threshold",
 	  "preload: allocations smaller than this stay in local memory"),
 	S(arena_size, SIZE, "64G", "--arena-size", "virtual size of the far-memory arena"),

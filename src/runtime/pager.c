@@ -560,13 +560,28 @@ void *fs_pager_main(void *arg)
 			fs_log(1, "cannot pin the pager to CPU %d: %s", rt->cfg.pager_cpu,
 			       strerror(errno));
 	}
-	uint64_t idle_since = 0;
+	uint64_t idle_since = 0, quiet_since = 0;
 	while (!atomic_load(&rt->stop)) {
 		int publish_ms = fs_report_tick(rt); /* statistics for `farsight run` */
 		int work = read_faults(rt);
-		/* While a thread waits, spin on the backend in short slices so new faults
-		 * are still read promptly. */
-		work += land_completions(rt, rt->n_waiting ? 2000 : 0);
+		/* While a thread waits, wait on the backend in short slices so new faults
+		 * are still read promptly.  The slice is a tenth of the time the backend
+		 * has been silent (2 us to 1 ms): a stalled or unreachable server costs ~1%
+		 * of a CPU until its deadline (backend_timeout_ms) ends the wait, not a
+		 * spinning pager, and a new fault waits at most a tenth of that silence. */
+		uint64_t slice = 0;
+		if (rt->n_waiting) {
+			uint64_t now = fs_now_ns();
+			if (!quiet_since)
+				quiet_since = now;
+			slice = FS_MAX(2000u, FS_MIN((now - quiet_since) / 10, 1000000u));
+		} else {
+			quiet_since = 0;
+		}
+		int landed = land_completions(rt, (int64_t)slice);
+		if (landed)
+			quiet_since = 0;
+		work += landed;
 		work += assumed_hits(rt);
 		if (atomic_load(&rt->cmd_pending))
 			fs_runtime_run_commands(rt);
