@@ -11,6 +11,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -32,24 +33,27 @@ static fs_backend *client(int port, const char *secret_file, char *err, size_t e
 	return r ? NULL : b;
 }
 
-/* The good client still round-trips a page. */
-static int good_still_works(void)
+/* b round-trips a page: written, then read back equal. */
+static int round_trips(fs_backend *b)
 {
 	static uint64_t round;
 	unsigned char w[FS_PAGE_SIZE], r[FS_PAGE_SIZE];
 	memset(w, (int)(++round & 0xff), sizeof(w));
 	fs_io io = { .page = 3, .npages = 1, .buf = w, .tag = 1 };
 	fs_io_done d[2];
-	if (good->ops->submit_write(good, &io, 1) != 1 || good->ops->poll(good, d, 2, 5000000000ll) != 1 ||
+	if (b->ops->submit_write(b, &io, 1) != 1 || b->ops->poll(b, d, 2, 5000000000ll) != 1 ||
 	    d[0].status)
 		return 0;
 	io.buf = r;
 	io.flags = FS_IO_DEMAND;
-	if (good->ops->submit_read(good, &io, 1) != 1 || good->ops->poll(good, d, 2, 5000000000ll) != 1 ||
+	if (b->ops->submit_read(b, &io, 1) != 1 || b->ops->poll(b, d, 2, 5000000000ll) != 1 ||
 	    d[0].status)
 		return 0;
 	return !memcmp(w, r, sizeof(w));
 }
+
+/* The good client still round-trips a page. */
+static int good_still_works(void) { return round_trips(good); }
 
 static int raw_connect(int port)
 {
@@ -238,19 +242,96 @@ TEST(wrong_or_missing_secret_is_refused)
 	fs_backend *b = client(auth_srv.port, secret_path, err, sizeof(err), &rc);
 	CHECK(b != NULL);
 	if (b) {
-		unsigned char w[FS_PAGE_SIZE] = { 1, 2, 3 }, r[FS_PAGE_SIZE] = { 0 };
-		fs_io io = { .page = 9, .npages = 1, .buf = w, .tag = 1 };
-		fs_io_done d[1];
-		CHECK(b->ops->submit_write(b, &io, 1) == 1);
-		CHECK(b->ops->poll(b, d, 1, 5000000000ll) == 1 && d[0].status == 0);
-		io.buf = r;
-		io.flags = FS_IO_DEMAND;
-		CHECK(b->ops->submit_read(b, &io, 1) == 1);
-		CHECK(b->ops->poll(b, d, 1, 5000000000ll) == 1 && d[0].status == 0);
-		CHECK(!memcmp(w, r, sizeof(w)));
+		CHECK(round_trips(b));
 		b->ops->close(b);
 	}
 	CHECK(good_still_works());
+}
+
+/* Finding 8 of issue 18: 4,100 idle unauthenticated sockets (more than memd's 4,096
+ * connections) must not lock out a client that knows the secret: connections in
+ * their handshake have their own small cap, oldest dropped first. */
+TEST(idle_unauthenticated_flood_does_not_lock_out_a_client)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	int want = 4100;
+	if (rl.rlim_cur < (rlim_t)want + 64) {
+		fprintf(stderr, "  only %llu descriptors: flooding with %llu\n",
+			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur - 64);
+		want = (int)rl.rlim_cur - 64;
+	}
+	static int fds[4100];
+	int n = 0;
+	for (; n < want; n++)
+		if ((fds[n] = raw_connect(auth_srv.port)) < 0)
+			break;
+	CHECK_EQ_U64(n, want);
+	char err[256] = "";
+	int rc = 0;
+	fs_backend *b = client(auth_srv.port, secret_path, err, sizeof(err), &rc);
+	CHECK(b != NULL);
+	if (!b)
+		fprintf(stderr, "  %s\n", err);
+	if (b) {
+		CHECK(round_trips(b));
+		b->ops->close(b);
+	}
+	CHECK(memd_log_wait(&auth_srv, "still in their handshake"));
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* A server at its --max-conns answers BUSY (the protocol's status 4), and the client
+ * says so, instead of a silent close. */
+TEST(full_server_says_busy)
+{
+	memd_proc m;
+	const char *args[] = { "--max-conns", "2", NULL };
+	CHECK(memd_start(&m, "busy", args) == 0);
+	char err[256] = "";
+	int rc = 0;
+	fs_backend *a = client(m.port, NULL, err, sizeof(err), &rc); /* its two connections */
+	CHECK(a != NULL);
+	CHECK(client(m.port, NULL, err, sizeof(err), &rc) == NULL);
+	CHECK_STR_CONTAINS(err, "is busy");
+	CHECK_STR_CONTAINS(err, "--max-conns");
+	CHECK(memd_log_wait(&m, "busy: already 2 authenticated connections"));
+	if (a)
+		a->ops->close(a);
+	memd_stop(&m, SIGTERM);
+}
+
+/* A client that sends part of a request and then nothing is closed after
+ * --request-timeout; an idle client between requests is not. */
+TEST(half_sent_request_times_out)
+{
+	memd_proc m;
+	const char *args[] = { "--request-timeout", "1", NULL };
+	CHECK(memd_start(&m, "halfreq", args) == 0);
+	int saved = open_srv.port;
+	open_srv.port = m.port; /* raw_ready() talks to open_srv */
+	int fd = raw_ready();
+	int idle = raw_ready();
+	open_srv.port = saved;
+	CHECK(fd >= 0 && idle >= 0);
+	unsigned char h[FSP_HDR_LEN];
+	fsp_hdr hd = { .op = FSP_OP_WRITE, .npages = 1, .page = 0, .tag = 1 };
+	fsp_hdr_encode(h, &hd);
+	sendall(fd, h, 10); /* half a header */
+	CHECK(closed_by_server(fd));
+	CHECK(memd_log_wait(&m, "sent 10 bytes of a request and nothing more"));
+	/* The idle connection (nothing half-sent) still works. */
+	static unsigned char wr[FSP_HDR_LEN + FS_PAGE_SIZE];
+	fsp_hdr_encode(wr, &hd);
+	sendall(idle, wr, sizeof(wr));
+	unsigned char resp[FSP_HDR_LEN];
+	CHECK(recv(idle, resp, sizeof(resp), MSG_WAITALL) == sizeof(resp));
+	CHECK_EQ_U64(resp[1], FSP_ST_OK);
+	close(idle);
+	memd_stop(&m, SIGTERM);
 }
 
 static int write_secret(const char *path, const char *text)
@@ -285,6 +366,9 @@ int main(void)
 	RUN(wrong_version_and_unknown_session_are_refused);
 	RUN(unauthenticated_request_is_refused);
 	RUN(wrong_or_missing_secret_is_refused);
+	RUN(idle_unauthenticated_flood_does_not_lock_out_a_client);
+	RUN(full_server_says_busy);
+	RUN(half_sent_request_times_out);
 	good->ops->close(good);
 	memd_stop(&open_srv, SIGTERM);
 	memd_stop(&auth_srv, SIGTERM);

@@ -10,7 +10,9 @@
 #include "memd/server.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: farsight memd [--listen ADDR:PORT] [--capacity SIZE] [--secret-file FILE]\n"
+		"                     [--max-conns N] [--request-timeout SEC]\n"
 		"                     [--pidfile FILE] [--port-file FILE]\n\n"
 		"Serve far memory to `farsight run --backend tcp://HOST:PORT`.  Each client's\n"
 		"pages are private to it and are freed when it disconnects.  Runs in the\n"
@@ -33,6 +36,11 @@ static void usage(FILE *f)
 		"                       (HMAC-SHA256 challenge-response; it never crosses the\n"
 		"                       wire).  Clients read it from FARSIGHT_SECRET_FILE or\n"
 		"                       --secret-file.\n"
+		"  --max-conns N        authenticated connections served at once (default 4096;\n"
+		"                       a client uses two); more are told BUSY.  Connections\n"
+		"                       still in their handshake have their own cap of 64.\n"
+		"  --request-timeout SEC  close a connection that sent part of a request and\n"
+		"                       nothing more for this long (default 60; 0 = never)\n"
 		"  --pidfile FILE       write the process id here (removed at exit)\n"
 		"  --port-file FILE     write the bound port here (removed at exit)\n\n"
 		"Example:\n"
@@ -40,12 +48,25 @@ static void usage(FILE *f)
 		"  terminal 2: farsight run --backend tcp://127.0.0.1:7077 --local-mem 256M -- sort big.txt\n");
 }
 
+/* A whole number in [lo, hi]: 0, or -1 for anything else. */
+static int parse_count(const char *text, unsigned long lo, unsigned long hi, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 int fs_cmd_memd(int argc, char **argv)
 {
 	static memd_options o;
 	memset(&o, 0, sizeof(o));
 	o.listen = "127.0.0.1:7077";
-	const char *secret_file = NULL, *capacity = NULL;
+	const char *secret_file = NULL, *capacity = NULL, *max_conns = "4096",
+		   *request_timeout = "60";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -57,6 +78,8 @@ int fs_cmd_memd(int argc, char **argv)
 				   : !strcmp(a, "--secret-file") ? &secret_file
 				   : !strcmp(a, "--pidfile") ? &o.pidfile
 				   : !strcmp(a, "--port-file") ? &o.portfile
+				   : !strcmp(a, "--max-conns") ? &max_conns
+				   : !strcmp(a, "--request-timeout") ? &request_timeout
 				   : NULL;
 		if (!dst) {
 			usage(stderr);
@@ -77,6 +100,12 @@ int fs_cmd_memd(int argc, char **argv)
 		o.capacity_pages = pages > 0 && psz > 0
 			? (uint64_t)pages * (uint64_t)psz / 2 / FS_PAGE_SIZE : 0;
 	}
+	if (parse_count(max_conns, 1, 1000000, &o.max_conns))
+		return fs_cli_usage_error("memd: --max-conns '%s' is not a whole number from 1 to "
+					  "1000000", max_conns);
+	if (parse_count(request_timeout, 0, 86400, &o.request_timeout_s))
+		return fs_cli_usage_error("memd: --request-timeout '%s' is not a number of seconds "
+					  "from 0 to 86400", request_timeout);
 	if (secret_file) {
 		char err[256];
 		if (fsp_secret_read(secret_file, o.secret, &o.secret_len, err, sizeof(err)))

@@ -35,13 +35,27 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define READ_BUDGET (1u << 20)
 #define OUT_HIGH (8u << 20)
-#define MAX_CONNS 4096
-#define HANDSHAKE_TIMEOUT_NS (10ull * 1000000000ull)
+/* Connections still in their handshake (not authenticated) have their own small cap:
+ * when a new one arrives with MAX_HANDSHAKING waiting, the oldest is dropped, so a
+ * flood of idle unauthenticated sockets can neither use up the authenticated
+ * connections' slots nor keep a client that knows the secret out (its handshake
+ * takes one round trip; the flood would have to open MAX_HANDSHAKING connections
+ * within it).  They are also dropped after HANDSHAKE_TIMEOUT_NS, the time the tcp
+ * backend itself waits for a handshake (tcp.c: HANDSHAKE_TIMEOUT_MS). */
+#define MAX_HANDSHAKING 64
+#define HANDSHAKE_TIMEOUT_NS (5ull * 1000000000ull)
+#define HS_IN_CAP 128     /* input buffer during the handshake: HELLO + AUTH fit */
+#define READY_IN_CAP 65536 /* after it; grown to the message being received */
+/* A deep accept queue (the kernel caps it at net.core.somaxconn): a burst of
+ * connections then waits in it instead of having its SYNs dropped (a 1 s retry). */
+#define LISTEN_BACKLOG 4096
+#define SPARE_FDS 16      /* descriptors memd keeps for itself (listener, epoll, files) */
 
 enum { ST_HELLO, ST_AUTH, ST_READY };
 
@@ -59,17 +73,52 @@ struct conn {
 	unsigned char snonce[FSP_NONCE_LEN];
 	memd_session *ss;
 	uint64_t born_ns;
+	uint64_t last_rx_ns;     /* last bytes received: a half-received request times out */
 	char peer[64];
+};
+
+/* A connection list in arrival order (the handshake list drops its oldest first). */
+struct clist {
+	struct conn *head, *tail;
+	int n;
 };
 
 struct server {
 	const memd_options *o;
 	int epfd, lfd, sigfd;
 	memd_store store;
-	struct conn *conns;
-	int nconns;
+	struct clist hs;         /* connections in their handshake */
+	struct clist ready;      /* authenticated connections */
+	int max_conns;           /* --max-conns, lowered to what RLIMIT_NOFILE allows */
+	uint64_t dropped_hs;     /* handshakes dropped since the last log line */
+	uint64_t accept_paused_until; /* out of descriptors: accept() again at this time */
 	int stop;
 };
+
+static void clist_add(struct clist *l, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	l->n++;
+}
+
+static void clist_del(struct clist *l, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	l->n--;
+}
 
 /* Tags for the two non-connection descriptors in epoll's data.ptr. */
 static char tag_listen, tag_signal;
@@ -86,9 +135,9 @@ static void set_events(struct server *s, struct conn *c)
 
 static void conn_close(struct server *s, struct conn *c, const char *why)
 {
-	if (why)
+	if (why && *why)
 		fs_log(1, "memd: closing connection from %s: %s", c->peer, why);
-	else
+	else if (!why)
 		fs_log(2, "memd: %s disconnected", c->peer);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -98,13 +147,7 @@ static void conn_close(struct server *s, struct conn *c, const char *why)
 		fs_log(2, "memd: session of %s released (%llu pages)", c->peer,
 		       (unsigned long long)pages);
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	s->nconns--;
+	clist_del(c->state == ST_READY ? &s->ready : &s->hs, c);
 	free(c->in);
 	memd_buf_free(&c->out);
 	free(c);
@@ -203,6 +246,21 @@ static int handle_auth(struct server *s, struct conn *c)
 			return -1;
 		}
 	}
+	if (s->ready.n >= s->max_conns) {
+		fsp_put16(msg, FSP_HS_BUSY);
+		char why[96];
+		snprintf(why, sizeof(why), "busy: already %d authenticated connections (--max-conns)",
+			 s->ready.n);
+		refuse(s, c, msg, sizeof(msg), why);
+		return -1;
+	}
+	unsigned char *in = realloc(c->in, READY_IN_CAP);
+	if (!in) {
+		conn_close(s, c, "out of memory");
+		return -1;
+	}
+	c->in = in;
+	c->in_cap = READY_IN_CAP;
 	memd_session *ss;
 	if (c->hello.flags & FSP_HELLO_JOIN) {
 		ss = memd_session_find(&s->store, c->hello.session);
@@ -232,7 +290,9 @@ static int handle_auth(struct server *s, struct conn *c)
 		conn_close(s, c, "out of memory");
 		return -1;
 	}
+	clist_del(&s->hs, c);
 	c->state = ST_READY;
+	clist_add(&s->ready, c);
 	fs_log(2, "memd: %s authenticated (%s connection, %s session)", c->peer,
 	       c->demand ? "demand" : "bulk", (c->hello.flags & FSP_HELLO_JOIN) ? "joined" : "new");
 	return FSP_AUTH_LEN;
@@ -343,6 +403,7 @@ static void conn_readable(struct server *s, struct conn *c)
 			return;
 		}
 		c->in_len += (size_t)n;
+		c->last_rx_ns = fs_now_ns();
 		budget -= (size_t)n;
 		if (conn_process(s, c) < 0)
 			return;
@@ -426,7 +487,7 @@ static int open_listener(struct server *s, char *bound, size_t bn)
 	s->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s->lfd < 0 || bind(s->lfd, res->ai_addr, res->ai_addrlen) || listen(s->lfd, 128)) {
+	if (s->lfd < 0 || bind(s->lfd, res->ai_addr, res->ai_addrlen) || listen(s->lfd, LISTEN_BACKLOG)) {
 		fs_log(0, "memd: cannot listen on %s: %s", o->listen, strerror(errno));
 		freeaddrinfo(res);
 		return 1;
@@ -441,12 +502,34 @@ static int open_listener(struct server *s, char *bound, size_t bn)
 	return -p; /* <= 0: the bound port, negated */
 }
 
+static void drop_oldest_handshake(struct server *s)
+{
+	s->dropped_hs++;
+	fs_log(2, "memd: dropping %s: %d connections are in their handshake (oldest first)",
+	       s->hs.head->peer, s->hs.n);
+	conn_close(s, s->hs.head, ""); /* logged above, and in sum once a second */
+}
+
 static void accept_all(struct server *s)
 {
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
 		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Out of descriptors: make room from the handshakes, or stop accepting
+			 * for a moment (level-triggered epoll would spin on the listener). */
+			if (s->hs.n) {
+				drop_oldest_handshake(s);
+				continue;
+			}
+			fs_log(1, "memd: out of file descriptors (%d connections): not accepting "
+				  "for 100 ms", s->ready.n);
+			struct epoll_event ev = { .events = 0, .data.ptr = &tag_listen };
+			epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &ev);
+			s->accept_paused_until = fs_now_ns() + 100000000ull;
+			return;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				fs_log(1, "memd: accept failed: %s", strerror(errno));
@@ -454,14 +537,11 @@ static void accept_all(struct server *s)
 		}
 		char peer[64];
 		addr_text((struct sockaddr *)&sa, peer, sizeof(peer));
-		if (s->nconns >= MAX_CONNS) {
-			fs_log(1, "memd: refusing %s: already %d connections", peer, s->nconns);
-			close(fd);
-			continue;
-		}
+		if (s->hs.n >= MAX_HANDSHAKING)
+			drop_oldest_handshake(s);
 		struct conn *c = calloc(1, sizeof(*c));
 		if (c)
-			c->in = malloc(c->in_cap = 65536);
+			c->in = malloc(c->in_cap = HS_IN_CAP);
 		if (!c || !c->in) {
 			fs_log(1, "memd: refusing %s: out of memory", peer);
 			if (c)
@@ -472,28 +552,65 @@ static void accept_all(struct server *s)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
-		c->born_ns = fs_now_ns();
+		c->born_ns = c->last_rx_ns = fs_now_ns();
 		snprintf(c->peer, sizeof(c->peer), "%s", peer);
 		c->evmask = EPOLLIN;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
+		clist_add(&s->hs, c);
 		fs_log(2, "memd: connection from %s", peer);
 	}
 }
 
-static void reap_slow_handshakes(struct server *s)
+/* Once a second: handshakes that took too long, requests received only in part. */
+static void reap_slow(struct server *s)
 {
 	uint64_t now = fs_now_ns();
-	for (struct conn *c = s->conns, *next; c; c = next) {
-		next = c->next;
-		if (c->state != ST_READY && now - c->born_ns > HANDSHAKE_TIMEOUT_NS)
-			conn_close(s, c, "no complete handshake within 10 seconds");
+	/* The handshake list is in arrival order: stop at the first young one. */
+	while (s->hs.head && now - s->hs.head->born_ns > HANDSHAKE_TIMEOUT_NS)
+		conn_close(s, s->hs.head, "no complete handshake within 5 seconds");
+	if (s->dropped_hs) {
+		fs_log(1, "memd: dropped %llu connections that were still in their handshake "
+			  "when %d newer ones were (a flood of unauthenticated connections?)",
+		       (unsigned long long)s->dropped_hs, MAX_HANDSHAKING);
+		s->dropped_hs = 0;
 	}
+	/* A connection that stopped in the middle of a request holds its buffer and its
+	 * slot: time it out.  A paused connection is memd's doing, not the client's. */
+	uint64_t limit = (uint64_t)s->o->request_timeout_s * 1000000000ull;
+	for (struct conn *c = s->ready.head, *next; c && limit; c = next) {
+		next = c->next;
+		if (c->in_len && !c->paused && now - c->last_rx_ns > limit) {
+			char why[160];
+			snprintf(why, sizeof(why), "sent %zu bytes of a request and nothing more for "
+				 "%u s (--request-timeout)", c->in_len, s->o->request_timeout_s);
+			conn_close(s, c, why);
+		}
+	}
+}
+
+/* Room for the connections: raise the soft descriptor limit to the hard one, and
+ * serve no more authenticated connections than the descriptors allow. */
+static int conn_limit(const memd_options *o)
+{
+	int want = (int)o->max_conns;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t room = rl.rlim_cur > (rlim_t)(MAX_HANDSHAKING + SPARE_FDS)
+				? (uint64_t)rl.rlim_cur - MAX_HANDSHAKING - SPARE_FDS : 1;
+	if (room < (uint64_t)want) {
+		fs_log(1, "memd: only %llu file descriptors (ulimit -n): serving at most %llu "
+			  "connections instead of --max-conns %d",
+		       (unsigned long long)rl.rlim_cur, (unsigned long long)room, want);
+		want = (int)room;
+	}
+	return want;
 }
 
 static int write_file(const char *path, long value)
@@ -507,7 +624,7 @@ static int write_file(const char *path, long value)
 
 int memd_serve(const memd_options *o)
 {
-	struct server s = { .o = o, .epfd = -1, .lfd = -1, .sigfd = -1 };
+	struct server s = { .o = o, .epfd = -1, .lfd = -1, .sigfd = -1, .max_conns = conn_limit(o) };
 	char bound[80];
 	int rc = open_listener(&s, bound, sizeof(bound));
 	if (rc > 0)
@@ -548,7 +665,7 @@ int memd_serve(const memd_options *o)
 	uint64_t last_reap = fs_now_ns();
 	struct epoll_event evs[64];
 	while (!s.stop) {
-		int n = epoll_wait(s.epfd, evs, 64, 1000);
+		int n = epoll_wait(s.epfd, evs, 64, s.accept_paused_until ? 100 : 1000);
 		if (n < 0 && errno != EINTR) {
 			fs_log(0, "memd: epoll_wait failed: %s", strerror(errno));
 			rc = 1;
@@ -568,7 +685,7 @@ int memd_serve(const memd_options *o)
 						if (read(s.sigfd, &si, sizeof(si)) == sizeof(si)) {
 							fs_log(1, "memd: shutting down on %s (%d connections, "
 								  "%llu pages held)",
-							       strsignal((int)si.ssi_signo), s.nconns,
+							       strsignal((int)si.ssi_signo), s.ready.n,
 							       (unsigned long long)s.store.used_pages);
 							s.stop = 1;
 						}
@@ -588,13 +705,20 @@ int memd_serve(const memd_options *o)
 			}
 		}
 		if (fs_now_ns() - last_reap > 1000000000ull) {
-			reap_slow_handshakes(&s);
+			reap_slow(&s);
 			last_reap = fs_now_ns();
+		}
+		if (s.accept_paused_until && fs_now_ns() >= s.accept_paused_until) {
+			struct epoll_event lev = { .events = EPOLLIN, .data.ptr = &tag_listen };
+			epoll_ctl(s.epfd, EPOLL_CTL_MOD, s.lfd, &lev);
+			s.accept_paused_until = 0;
 		}
 	}
 out:
-	while (s.conns)
-		conn_close(&s, s.conns, NULL);
+	while (s.hs.head)
+		conn_close(&s, s.hs.head, NULL);
+	while (s.ready.head)
+		conn_close(&s, s.ready.head, NULL);
 	memd_store_destroy(&s.store);
 	if (o->pidfile)
 		unlink(o->pidfile);

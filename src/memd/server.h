@@ -16,6 +16,8 @@ typedef struct memd_options {
 	size_t secret_len;         /* 0 = no secret (loopback only) */
 	const char *pidfile;       /* or NULL */
 	const char *portfile;      /* or NULL: the bound port, for --listen ...:0 */
+	uint32_t max_conns;        /* authenticated connections served at once */
+	uint32_t request_timeout_s; /* a request received only in part for this long: closed */
 } memd_options;
 
 /* Run until SIGTERM/SIGINT.  Returns the process exit status: 0 after a clean
