@@ -511,9 +511,9 @@ static struct ctr ctr_read(fs_runtime *rt)
 	struct ctr c = {
 		atomic_load_explicit(&rt->c.faults, memory_order_relaxed),
 		atomic_load_explicit(&rt->c.demand_fetches, memory_order_relaxed),
-		atomic_load_explicit(&rt->c.prefetch_hits, memory_order_relaxed),
-		atomic_load_explicit(&rt->c.late_hits, memory_order_relaxed),
-		atomic_load_explicit(&rt->c.zero_fills, memory_order_relaxed),
+		atomic_load_explicit(&rt->c.page.prefetch_hits, memory_order_relaxed),
+		atomic_load_explicit(&rt->c.page.late_hits, memory_order_relaxed),
+		atomic_load_explicit(&rt->c.page.zero_fills, memory_order_relaxed),
 	};
 	return c;
 }

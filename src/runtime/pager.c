@@ -43,17 +43,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#ifndef UFFDIO_CONTINUE_MODE_WP
-#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
-#endif
-
 #define MSG_BATCH 64
 #define DONE_BATCH 256
 
 /* Tags of backend reads, 64 bits: first page (40), run length - 1 (8), the event
  * thread whose prediction asked for it (12), its chain depth (3), prefetch (1).  The
  * thread and depth let a page mapped on arrival continue its thread's prediction
- * chain (see assumed_hits). */
+ * chain (prefetch/driver.h).  A write-back's tag is UINT64_MAX. */
 static uint64_t make_tag(uint64_t page, uint32_t n, int prefetch, uint16_t thread, uint32_t depth)
 {
 	return page | ((uint64_t)(n - 1) << 40) |
@@ -65,6 +61,7 @@ static uint64_t tag_page(uint64_t t) { return t & ((1ull << 40) - 1); }
 static uint32_t tag_npages(uint64_t t) { return (uint32_t)((t >> 40) & 0xff) + 1; }
 static uint16_t tag_thread(uint64_t t) { return (uint16_t)((t >> 48) & (FS_MAX_THREADS - 1)); }
 static uint32_t tag_depth(uint64_t t) { return (uint32_t)((t >> 60) & 7); }
+#define TAG_WRITEBACK UINT64_MAX
 
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 {
@@ -81,9 +78,8 @@ void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 
 static void backend_failed(fs_runtime *rt, const char *what, int rc)
 {
-	fs_pager_fatal(rt, "far-memory backend '%s' failed during %s: %s (%s)",
-		       rt->be->ops->name, what, rt->be->errmsg[0] ? rt->be->errmsg : "no detail",
-		       fs_strerror(rc));
+	fs_pager_fatal(rt, "far-memory backend '%s' failed %s: %s (%s)", rt->be->ops->name, what,
+		       rt->be->errmsg[0] ? rt->be->errmsg : "no detail", fs_strerror(rc));
 }
 
 static void uffd_wake(fs_runtime *rt, uint64_t page)
@@ -92,44 +88,6 @@ static void uffd_wake(fs_runtime *rt, uint64_t page)
 				  .len = FS_PAGE_SIZE };
 	if (ioctl(rt->uffd, UFFDIO_WAKE, &r) && errno != ENOENT)
 		fs_log(2, "UFFDIO_WAKE page %llu: %s", (unsigned long long)page, strerror(errno));
-}
-
-/* Map n pages that are in the page cache into the app view, one ioctl (a run of
- * prefetched pages mapped on arrival costs one system call, not n).  EEXIST means a
- * racing thread's fault already mapped a page; EAGAIN means the address space is
- * changing: retry (both are normal, see peers.md).  A run that fails part-way is
- * redone page by page, where EEXIST then marks the pages already done. */
-static void install_range(fs_runtime *rt, uint64_t page, uint64_t n, int write)
-{
-	struct uffdio_continue c = {
-		.range = { .start = (uint64_t)(uintptr_t)rt->app + page * FS_PAGE_SIZE,
-			   .len = n * FS_PAGE_SIZE },
-		.mode = (rt->have_wp && !write) ? UFFDIO_CONTINUE_MODE_WP : 0,
-	};
-	for (int tries = 0;; tries++) {
-		if (ioctl(rt->uffd, UFFDIO_CONTINUE, &c) == 0 || (n == 1 && errno == EEXIST))
-			break;
-		if (errno == EAGAIN && tries < 1000) {
-			c.mapped = 0;
-			continue;
-		}
-		if (n > 1) {
-			for (uint64_t k = 0; k < n; k++)
-				install_range(rt, page + k, 1, write);
-			return;
-		}
-		fs_pager_fatal(rt, "UFFDIO_CONTINUE of page %llu failed: %s",
-			       (unsigned long long)page, strerror(errno));
-	}
-	for (uint64_t k = 0; k < n; k++) {
-		uint8_t s = rt->state[page + k] & PF_HASFAR;
-		rt->state[page + k] = s | (write || !rt->have_wp ? PS_DIRTY : PS_MAPPED);
-	}
-}
-
-static void install(fs_runtime *rt, uint64_t page, int write)
-{
-	install_range(rt, page, 1, write);
 }
 
 static uint16_t thread_index(fs_runtime *rt, pid_t tid)
@@ -156,41 +114,88 @@ static void record(fs_runtime *rt, const fs_event *ev)
 	pthread_mutex_unlock(&rt->trace_mu);
 }
 
+/* ---- landing completions ------------------------------------------------------------ */
+
+static void land_read(fs_runtime *rt, const fs_io_done *d)
+{
+	if (d->status) {
+		char what[96];
+		snprintf(what, sizeof(what), "to read pages %llu+%u",
+			 (unsigned long long)tag_page(d->tag), tag_npages(d->tag));
+		backend_failed(rt, what, d->status);
+	}
+	rt->inflight_reads--;
+	uint64_t arrived[FS_IO_MAX_PAGES];
+	int na = fs_page_land(&rt->pages, tag_page(d->tag), tag_npages(d->tag),
+			      rt->driver.arrival.map, arrived);
+	/* Pages mapped on arrival: their first touch raises no fault, so the prefetcher
+	 * is told of each as an assumed hit now (prefetch/driver.h). */
+	uint64_t now = fs_now_ns() - rt->start_ns;
+	for (int k = 0; k < na; k++)
+		fs_driver_arrived(&rt->driver, arrived[k], tag_thread(d->tag), tag_depth(d->tag), now);
+}
+
+/* Record the latency of waits that have ended (their page is mapped now). */
+static void finish_waiters(fs_runtime *rt)
+{
+	uint64_t now = fs_now_ns();
+	for (int i = 0; i < rt->n_waiters;) {
+		uint8_t k = fs_page_state(&rt->pages, rt->waiters[i].page) & PS_MASK;
+		if (k == PS_FETCH) {
+			i++;
+			continue;
+		}
+		fs_latency_add(rt->waiters[i].hit ? &rt->lat_hit : &rt->lat_demand,
+			       now - rt->waiters[i].since);
+		rt->waiters[i] = rt->waiters[--rt->n_waiters];
+	}
+}
+
+int fs_drain(fs_runtime *rt, int64_t timeout_ns)
+{
+	if (rt->be->ops->inflight(rt->be) == 0)
+		return 0;
+	fs_io_done done[DONE_BATCH];
+	int got = rt->be->ops->poll(rt->be, done, DONE_BATCH, timeout_ns);
+	if (got < 0)
+		backend_failed(rt, "while polling for completions", got);
+	for (int i = 0; i < got; i++) {
+		if (done[i].tag != TAG_WRITEBACK)
+			land_read(rt, &done[i]);
+		else if (done[i].status)
+			backend_failed(rt, "to write back", done[i].status);
+	}
+	if (got)
+		finish_waiters(rt);
+	return got;
+}
+
+/* ---- issuing reads -------------------------------------------------------------------- */
+
 /* Make room for n more local pages, evicting synchronously if the budget is full. */
 static void reserve_pages(fs_runtime *rt, uint64_t n)
 {
-	while (fs_cache_free(rt) < n) {
+	while (fs_pages_free(&rt->pages) < n) {
 		/* -1: the clock only deactivated pages this pass; the next pass evicts. */
-		if (fs_reclaim(rt, n) == 0) {
-			/* Nothing evictable: every local page is in flight.  Land completions
-			 * (they become evictable) and try again. */
-			fs_io_done done[DONE_BATCH];
-			int got = rt->be->ops->poll(rt->be, done, DONE_BATCH, 1000000);
-			if (got < 0)
-				backend_failed(rt, "a read", got);
-			fs_pager_land(rt, done, got);
-			if (got == 0 && rt->inflight_reads == 0)
-				fs_pager_fatal(rt, "local budget of %llu pages is too small: all are pinned",
-					       (unsigned long long)rt->budget);
-		}
+		if (fs_reclaim(rt, n) != 0)
+			continue;
+		/* Nothing evictable: every local page is in flight.  Land completions
+		 * (they become evictable) and try again. */
+		if (fs_drain(rt, 1000000) == 0 && rt->inflight_reads == 0)
+			fs_pager_fatal(rt, "local budget of %llu pages is too small: all are pinned",
+				       (unsigned long long)rt->pages.budget);
 	}
 }
 
 static void submit_reads(fs_runtime *rt, fs_io *ios, int n)
 {
-	int off = 0;
-	while (off < n) {
+	for (int off = 0; off < n;) {
 		int rc = rt->be->ops->submit_read(rt->be, ios + off, n - off);
 		if (rc < 0)
-			backend_failed(rt, "a read", rc);
+			backend_failed(rt, "to take a read", rc);
 		off += rc;
-		if (off < n) { /* queue full: land some completions first */
-			fs_io_done done[DONE_BATCH];
-			int got = rt->be->ops->poll(rt->be, done, DONE_BATCH, -1);
-			if (got < 0)
-				backend_failed(rt, "a read", got);
-			fs_pager_land(rt, done, got);
-		}
+		if (off < n) /* queue full: land some completions first */
+			fs_drain(rt, -1);
 	}
 	for (int i = 0; i < n; i++)
 		atomic_fetch_add_explicit(&rt->c.far_bytes_read,
@@ -198,137 +203,83 @@ static void submit_reads(fs_runtime *rt, fs_io *ios, int n)
 	rt->inflight_reads += n;
 }
 
-/* Ask the policy for candidates after an event and issue them as prefetches.  depth:
- * 0 for an event the program raised, k+1 for a page mapped on arrival whose request
- * had depth k (the chain of assumed hits since the last real event). */
-static void prefetch_after(fs_runtime *rt, const fs_event *ev, uint32_t depth)
+/* Issue candidates as prefetches, at chain depth `depth` on `thread`.  Candidates are
+ * dropped when outside the arena in use, ZERO (a zero fill is local and cheap), local
+ * or in flight; contiguous ones become one backend request.  Prefetches use free pages
+ * but never force an eviction: reclaim refills. */
+static void issue_prefetches(fs_runtime *rt, const uint64_t *cand, int n, uint16_t thread,
+			     uint32_t depth)
 {
-	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
-	uint64_t t0 = fs_now_ns();
-	int n = rt->pol->ops->on_event(rt->pol, ev, cand, FS_POLICY_MAX_CANDIDATES);
-	atomic_fetch_add_explicit(&rt->c.policy_ns, fs_now_ns() - t0, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt->c.policy_events, 1, memory_order_relaxed);
-	if (rt->pol->ops->mem_bytes)
-		atomic_store_explicit(&rt->c.policy_mem_bytes, rt->pol->ops->mem_bytes(rt->pol),
-				      memory_order_relaxed);
-	if (n <= 0)
-		return;
-	/* Prefetches use free pages but never force an eviction: reclaim refills. */
-	uint64_t room = fs_cache_free(rt);
+	uint64_t room = fs_pages_free(&rt->pages);
 	uint64_t bump = atomic_load(&rt->bump);
 	fs_io ios[FS_POLICY_MAX_CANDIDATES];
 	int nio = 0;
+	uint64_t pages = 0;
 	for (int i = 0; i < n && room > 0; i++) {
 		uint64_t pg = cand[i];
-		if (pg >= bump || (rt->state[pg] & PS_MASK) != PS_FAR)
-			continue; /* outside the arena in use, zero, local or in flight */
-		rt->state[pg] = PS_FETCH | PF_PREFETCHED | PF_HASFAR;
-		fs_cache_account_local(rt, 1);
+		if (pg >= bump || fs_page_fetch(&rt->pages, pg, 0, 0))
+			continue;
 		room--;
-		/* Extend the previous request when contiguous: one backend round trip. */
+		pages++;
 		fs_io *last = nio ? &ios[nio - 1] : NULL;
-		if (last && last->page + last->npages == pg && last->npages < 256) {
+		if (last && last->page + last->npages == pg && last->npages < FS_IO_MAX_PAGES) {
 			last->npages++;
-			last->tag = make_tag(last->page, last->npages, 1, ev->thread, depth);
+			last->tag = make_tag(last->page, last->npages, 1, thread, depth);
 			continue;
 		}
-		ios[nio].page = pg;
-		ios[nio].npages = 1;
-		ios[nio].flags = FS_IO_PREFETCH;
-		ios[nio].buf = rt->alias + pg * FS_PAGE_SIZE;
-		ios[nio].tag = make_tag(pg, 1, 1, ev->thread, depth);
-		nio++;
+		ios[nio++] = (fs_io){ .page = pg,
+				      .npages = 1,
+				      .flags = FS_IO_PREFETCH,
+				      .buf = rt->alias + pg * FS_PAGE_SIZE,
+				      .tag = make_tag(pg, 1, 1, thread, depth) };
 	}
 	if (!nio)
 		return;
-	uint64_t pages = 0;
-	for (int i = 0; i < nio; i++)
-		pages += ios[i].npages;
 	atomic_fetch_add_explicit(&rt->c.prefetches_issued, pages, memory_order_relaxed);
 	submit_reads(rt, ios, nio);
 }
 
-static int direct_mappable(uint8_t s)
+/* Publish the policy's time and metadata for fs_stats_get (the driver is ours). */
+static void publish_policy(fs_runtime *rt)
 {
-	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
+	atomic_store_explicit(&rt->c.policy_ns, rt->driver.policy_ns, memory_order_relaxed);
+	atomic_store_explicit(&rt->c.policy_events, rt->driver.events, memory_order_relaxed);
+	if (rt->pol->ops->mem_bytes)
+		atomic_store_explicit(&rt->c.policy_mem_bytes, rt->pol->ops->mem_bytes(rt->pol),
+				      memory_order_relaxed);
 }
 
-/* Bookkeeping of a prefetched page just mapped on arrival (read tag `tag`): its first
- * touch costs nothing but is not seen either (Hermit's swap-cache bypass), so the
- * prefetcher is told of an assumed hit now, as the kernel's readahead counts a
- * bypassed page (its window depends on it), and the page is queued for the clock. */
-static void mapped_on_arrival(fs_runtime *rt, uint64_t pg, uint64_t tag)
+static void prefetch_after(fs_runtime *rt, const fs_event *ev)
 {
-	atomic_fetch_add_explicit(&rt->c.prefetches_mapped, 1, memory_order_relaxed);
-	if (rt->arrival.chain && rt->n_assumed < FS_ASSUMED_MAX) {
-		/* A chain: the policy predicts onward from here, after this landing, from
-		 * assumed_hits. */
-		rt->assumed[rt->n_assumed++] =
-			(struct fs_assumed){ pg, tag_thread(tag), (uint8_t)tag_depth(tag) };
-	} else { /* no chain (or its queue is full): the policy only learns of the hit */
-		fs_event ev = fs_assumed_event(pg, fs_now_ns() - rt->start_ns, tag_thread(tag));
-		uint64_t cand[1];
-		rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
+	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+	int n = fs_driver_event(&rt->driver, ev, cand, FS_POLICY_MAX_CANDIDATES);
+	issue_prefetches(rt, cand, n, ev->thread, 0);
+}
+
+/* The queued assumed hits of pages mapped on arrival, in arrival order: each one's
+ * candidates continue its chain.  Run from the main loop and before a batch's faults
+ * go to the policy (these pages arrived first), not from landing, because issuing
+ * lands completions, which queue more. */
+static int assumed_hits(fs_runtime *rt)
+{
+	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+	int n, work = 0;
+	uint32_t depth;
+	uint16_t thread;
+	while (fs_driver_next(&rt->driver, cand, FS_POLICY_MAX_CANDIDATES, &n, &depth, &thread)) {
+		issue_prefetches(rt, cand, n, thread, depth);
+		work++;
 	}
-	/* Front: unused yet, first in line for the clock, like a readahead page on the
-	 * kernel's inactive list (on a cyclic scan this acts like MRU, which is what keeps
-	 * hermit's pagerank reads low).  Back: in use, as a chain has bet.  See
-	 * fs_policy_arrival (arrival_place). */
-	if (rt->arrival.front)
-		fs_cache_push_front(rt, pg);
-	else
-		fs_cache_push(rt, pg);
+	return work;
 }
 
-/* Land backend read completions. */
-void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n)
+/* ---- faults ------------------------------------------------------------------------------ */
+
+static void add_waiter(fs_runtime *rt, uint64_t page, int hit)
 {
-	for (int i = 0; i < n; i++) {
-		if (done[i].tag == UINT64_MAX) { /* a write-back completed */
-			if (done[i].status)
-				fs_pager_fatal(rt, "far-memory backend '%s' failed to write back: %s",
-					       rt->be->ops->name,
-					       rt->be->errmsg[0] ? rt->be->errmsg
-								 : fs_strerror(done[i].status));
-			continue;
-		}
-		if (done[i].status)
-			fs_pager_fatal(rt, "far-memory backend '%s' failed to read pages %llu+%u: %s",
-				       rt->be->ops->name,
-				       (unsigned long long)tag_page(done[i].tag),
-				       tag_npages(done[i].tag),
-				       rt->be->errmsg[0] ? rt->be->errmsg : fs_strerror(done[i].status));
-		rt->inflight_reads--;
-		uint64_t page = tag_page(done[i].tag);
-		uint32_t np = tag_npages(done[i].tag);
-		for (uint32_t k = 0; k < np; k++) {
-			uint64_t pg = page + k;
-			uint8_t s = rt->state[pg];
-			if ((s & PS_MASK) != PS_FETCH)
-				continue; /* discarded while in flight */
-			if (s & PF_WAITER) {
-				rt->n_waiting--;
-				install(rt, pg, (s & PF_WAITER_W) != 0);
-			} else if (rt->arrival.map && (s & PF_PREFETCHED)) {
-				/* Mapped on arrival, with the pages of the run that follow and
-				 * are mapped on arrival too: one UFFDIO_CONTINUE. */
-				uint32_t e = k + 1;
-				while (e < np && direct_mappable(rt->state[page + e]))
-					e++;
-				install_range(rt, pg, e - k, 0);
-				for (uint32_t j = k; j < e; j++)
-					mapped_on_arrival(rt, page + j, done[i].tag);
-				k = e - 1;
-				continue;
-			} else {
-				rt->state[pg] = PS_CACHED | PF_HASFAR | (s & PF_PREFETCHED);
-				rt->n_cached++;
-			}
-			fs_cache_push(rt, pg);
-		}
-	}
+	if (rt->n_waiters < FS_MAX_THREADS)
+		rt->waiters[rt->n_waiters++] = (struct fs_waiter){ page, fs_now_ns(), hit };
 }
-
 
 static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand, int *ndemand,
 			 fs_event *evs, int *nev)
@@ -340,37 +291,14 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		return;
 	uint64_t page = (addr - base) / FS_PAGE_SIZE;
 	int write = (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0;
-	uint8_t s = rt->state[page];
+	fs_pages *P = &rt->pages;
 	atomic_fetch_add_explicit(&rt->c.faults, 1, memory_order_relaxed);
 
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
-		/* A write to a write-protected page.  Un-protect it first (this wakes the
-		 * thread): for a mapped clean page that is the dirty-tracking fault.  If the
-		 * clock unmapped the page after the fault was raised, the write is the touch
-		 * that reactivates it: map it writable.  If the page was evicted meanwhile,
-		 * the retry takes a normal MISSING fault (un-protecting also drops any
-		 * uffd-wp marker the zap left, so the retry cannot loop here). */
-		struct uffdio_writeprotect wp = {
-			.range = { .start = base + page * FS_PAGE_SIZE, .len = FS_PAGE_SIZE },
-			.mode = 0,
-		};
+		/* A write to a write-protected page: the dirty-tracking fault (or the
+		 * touch that reactivates a page the clock unmapped meanwhile). */
 		atomic_fetch_add_explicit(&rt->c.wp_faults, 1, memory_order_relaxed);
-		if (ioctl(rt->uffd, UFFDIO_WRITEPROTECT, &wp))
-			fs_pager_fatal(rt, "UFFDIO_WRITEPROTECT (clear) of page %llu: %s",
-				       (unsigned long long)page, strerror(errno));
-		switch (s & PS_MASK) {
-		case PS_MAPPED:
-			rt->state[page] = PS_DIRTY | (s & PF_HASFAR);
-			break;
-		case PS_CACHED: /* deactivated after this write fault was raised */
-			atomic_fetch_add_explicit(&rt->c.reactivations, 1, memory_order_relaxed);
-			rt->n_cached--;
-			install(rt, page, 1);
-			fs_cache_push(rt, page);
-			break;
-		default: /* DIRTY already; or not local: the retry faults normally */
-			break;
-		}
+		fs_page_written(P, page);
 		return;
 	}
 
@@ -379,97 +307,50 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 			.thread = thread_index(rt, (pid_t)m->arg.pagefault.feat.ptid),
 			.kind = FS_EV_MISS,
 			.flags = write ? FS_EVF_WRITE : 0 };
-	switch (s & PS_MASK) {
+	switch (fs_page_state(P, page) & PS_MASK) {
 	case PS_MAPPED:
 	case PS_DIRTY:
 		uffd_wake(rt, page); /* mapped by an earlier message of this batch */
 		return;
 	case PS_CACHED: {
 		uint64_t t0 = fs_now_ns();
-		rt->n_cached--;
-		if (!(s & PF_PREFETCHED)) {
-			/* Touched again after the clock unmapped it: the page is in use, give
-			 * it its second chance.  Not far-memory traffic, so not an event. */
-			atomic_fetch_add_explicit(&rt->c.reactivations, 1, memory_order_relaxed);
-			install(rt, page, write || (s & PF_DIRTYDATA));
-			fs_cache_push(rt, page);
-			return;
+		/* A prefetch hit is far-memory traffic the prefetcher sees; a reactivation
+		 * (the clock had unmapped a page in use) is not. */
+		if (fs_page_touch(P, page, write)) {
+			ev.kind = FS_EV_HIT;
+			evs[(*nev)++] = ev;
+			fs_latency_add(&rt->lat_hit, fs_now_ns() - t0);
 		}
-		atomic_fetch_add_explicit(&rt->c.prefetch_hits, 1, memory_order_relaxed);
-		ev.kind = FS_EV_HIT;
-		evs[(*nev)++] = ev;
-		install(rt, page, write);
-		fs_cache_push(rt, page);
-		fs_latency_add(&rt->lat_hit, fs_now_ns() - t0);
 		return;
 	}
-	case PS_FETCH:
-		if (!(s & PF_WAITER)) {
-			rt->n_waiting++;
-			if (rt->n_waiters < FS_MAX_THREADS)
-				rt->waiters[rt->n_waiters++] = (struct fs_waiter){ page, fs_now_ns(),
-									(s & PF_PREFETCHED) != 0 };
-		}
-		rt->state[page] = s | PF_WAITER | (write ? PF_WAITER_W : 0);
-		if (s & PF_PREFETCHED) {
-			/* A late hit: prefetched, but still in flight when touched. */
-			rt->state[page] &= (uint8_t)~PF_PREFETCHED;
-			atomic_fetch_add_explicit(&rt->c.prefetch_hits, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&rt->c.late_hits, 1, memory_order_relaxed);
+	case PS_FETCH: {
+		int r = fs_page_wait(P, page, write);
+		if (r != 2)
+			add_waiter(rt, page, r == 1);
+		if (r == 1) { /* a late hit: prefetched, still in flight when touched */
 			ev.kind = FS_EV_HIT;
 			evs[(*nev)++] = ev;
 		}
 		return;
+	}
 	case PS_ZERO:
 		reserve_pages(rt, 1);
-		/* Never written: a zero page, no backend round trip.  Writing the alias
-		 * allocates the shmem page; CONTINUE maps it. */
-		memset(rt->alias + page * FS_PAGE_SIZE, 0, FS_PAGE_SIZE);
-		fs_cache_account_local(rt, 1);
-		/* Count before install: installing wakes the thread, which may read stats. */
-		atomic_fetch_add_explicit(&rt->c.zero_fills, 1, memory_order_relaxed);
-		install(rt, page, write);
-		fs_cache_push(rt, page);
+		fs_page_zero_fill(P, page, write);
 		return;
 	case PS_FAR:
 		reserve_pages(rt, 1);
-		s = rt->state[page]; /* reclaim does not touch non-local pages, but re-read */
-		rt->state[page] = PS_FETCH | PF_HASFAR | PF_WAITER | (write ? PF_WAITER_W : 0);
-		fs_cache_account_local(rt, 1);
-		rt->n_waiting++;
-		if (rt->n_waiters < FS_MAX_THREADS)
-			rt->waiters[rt->n_waiters++] = (struct fs_waiter){ page, fs_now_ns(), 0 };
-		demand[*ndemand] = (fs_io){ .page = page,
-					    .npages = 1,
-					    .flags = FS_IO_DEMAND,
-					    .buf = rt->alias + page * FS_PAGE_SIZE,
-					    .tag = make_tag(page, 1, 0, 0, 0) };
-		(*ndemand)++;
+		fs_page_fetch(P, page, 1, write);
+		add_waiter(rt, page, 0);
+		demand[(*ndemand)++] = (fs_io){ .page = page,
+						.npages = 1,
+						.flags = FS_IO_DEMAND,
+						.buf = rt->alias + page * FS_PAGE_SIZE,
+						.tag = make_tag(page, 1, 0, 0, 0) };
 		atomic_fetch_add_explicit(&rt->c.demand_fetches, 1, memory_order_relaxed);
 		evs[(*nev)++] = ev;
 		return;
 	}
 }
-
-/* Record the latency of waits that have ended (their page is mapped now). */
-static void finish_waiters(fs_runtime *rt)
-{
-	uint64_t now = fs_now_ns();
-	for (int i = 0; i < rt->n_waiters;) {
-		uint8_t k = rt->state[rt->waiters[i].page] & PS_MASK;
-		if (k == PS_FETCH) {
-			i++;
-			continue;
-		}
-		fs_latency_add(rt->waiters[i].hit ? &rt->lat_hit : &rt->lat_demand,
-			       now - rt->waiters[i].since);
-		rt->waiters[i] = rt->waiters[--rt->n_waiters];
-	}
-}
-
-extern void fs_runtime_run_commands(fs_runtime *rt);
-
-static int assumed_hits(fs_runtime *rt);
 
 static int read_faults(fs_runtime *rt)
 {
@@ -496,54 +377,39 @@ static int read_faults(fs_runtime *rt)
 	assumed_hits(rt);
 	for (int i = 0; i < nev; i++) {
 		record(rt, &evs[i]);
-		prefetch_after(rt, &evs[i], 0);
+		prefetch_after(rt, &evs[i]);
 	}
+	if (nev)
+		publish_policy(rt);
 	return n;
 }
 
-/* Pages mapped on arrival (prefetch_map direct or auto with hermit or farsight) are
- * touched without a fault, so the prefetcher never sees their hits.  A policy that
- * predicts onward from hits (FS_POLICY_RT_CHAIN: the FarSight model) is fed each as an
- * assumed hit, in arrival order, on the thread whose prediction fetched it, and the
- * pages it predicts from there are issued with the chain depth one more, up to
- * `chain_depth` (at most 7) deep since the last event the program really raised.  So
- * its predictions keep running ahead of the program instead of stopping one
- * prediction after each fault, and a wrong guess cannot run away: the chain ends at
- * that depth, and a real miss starts a new one.  Run from the main loop (and before
- * a batch's faults go to the policy: these pages arrived first), not from landing,
- * because issuing lands completions. */
-static int assumed_hits(fs_runtime *rt)
+/* ---- commands ------------------------------------------------------------------------------ */
+
+void fs_pager_run_commands(fs_runtime *rt)
 {
-	int n = 0;
-	uint32_t max_depth = rt->arrival.chain_depth;
-	/* Issuing may land more completions, which append here: walk by index. */
-	for (; n < rt->n_assumed; n++) {
-		struct fs_assumed a = rt->assumed[n];
-		fs_event ev = fs_assumed_event(a.page, fs_now_ns() - rt->start_ns, a.thread);
-		if (a.depth < max_depth) {
-			prefetch_after(rt, &ev, a.depth + 1u);
-		} else {
-			uint64_t cand[1];
-			rt->pol->ops->on_event(rt->pol, &ev, cand, 0);
-		}
-	}
-	rt->n_assumed = 0;
-	return n;
+	struct fs_cmd cmds[FS_CMD_MAX];
+	pthread_mutex_lock(&rt->cmd_mu);
+	int n = rt->n_cmds;
+	memcpy(cmds, rt->cmds, (size_t)n * sizeof(cmds[0]));
+	rt->n_cmds = 0;
+	uint64_t seq = rt->cmd_submitted;
+	atomic_store(&rt->cmd_pending, 0);
+	pthread_mutex_unlock(&rt->cmd_mu);
+
+	/* Land every read in flight first, so no completion arrives for a page that was
+	 * discarded meanwhile and no waiter is left behind. */
+	while (rt->be->ops->inflight(rt->be) > 0)
+		fs_drain(rt, -1);
+	for (int i = 0; i < n; i++)
+		fs_page_discard(&rt->pages, cmds[i].page, cmds[i].npages);
+	pthread_mutex_lock(&rt->cmd_mu);
+	rt->cmd_done = seq;
+	pthread_cond_broadcast(&rt->cmd_cv);
+	pthread_mutex_unlock(&rt->cmd_mu);
 }
 
-static int land_completions(fs_runtime *rt, int64_t timeout_ns)
-{
-	if (rt->be->ops->inflight(rt->be) == 0)
-		return 0;
-	fs_io_done done[DONE_BATCH];
-	int got = rt->be->ops->poll(rt->be, done, DONE_BATCH, timeout_ns);
-	if (got < 0)
-		backend_failed(rt, "a read", got);
-	fs_pager_land(rt, done, got);
-	if (got)
-		finish_waiters(rt);
-	return got;
-}
+/* ---- the loop ------------------------------------------------------------------------------ */
 
 void *fs_pager_main(void *arg)
 {
@@ -570,7 +436,7 @@ void *fs_pager_main(void *arg)
 		 * of a CPU until its deadline (backend_timeout_ms) ends the wait, not a
 		 * spinning pager, and a new fault waits at most a tenth of that silence. */
 		uint64_t slice = 0;
-		if (rt->n_waiting) {
+		if (rt->n_waiters) {
 			uint64_t now = fs_now_ns();
 			if (!quiet_since)
 				quiet_since = now;
@@ -578,21 +444,24 @@ void *fs_pager_main(void *arg)
 		} else {
 			quiet_since = 0;
 		}
-		int landed = land_completions(rt, (int64_t)slice);
+		int landed = fs_drain(rt, (int64_t)slice);
 		if (landed)
 			quiet_since = 0;
 		work += landed;
-		work += assumed_hits(rt);
+		if (assumed_hits(rt)) {
+			publish_policy(rt);
+			work++;
+		}
 		if (atomic_load(&rt->cmd_pending))
-			fs_runtime_run_commands(rt);
+			fs_pager_run_commands(rt);
 		if (rt->adaptive)
 			fs_reclaim_feedback(rt, fs_now_ns());
 		/* Background reclaim, one batch at a time, only when no thread waits. */
-		if (!rt->n_waiting && fs_cache_free(rt) < rt->free_low) {
+		if (!rt->n_waiters && fs_pages_free(&rt->pages) < rt->free_low) {
 			fs_reclaim(rt, rt->free_high);
 			work++;
 		}
-		if (work || rt->n_waiting) {
+		if (work || rt->n_waiters) {
 			idle_since = 0;
 			continue;
 		}

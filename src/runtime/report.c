@@ -108,7 +108,7 @@ void fs_report_attach(fs_runtime *rt, int root)
 		memset(&r->lat_demand, 0, sizeof(r->lat_demand));
 		memset(&r->lat_hit, 0, sizeof(r->lat_hit));
 		r->note[0] = 0;
-		atomic_store(&r->budget_pages, rt->budget);
+		atomic_store(&r->budget_pages, rt->pages.budget);
 		atomic_store(&r->start_ns, rt->start_ns);
 		snprintf(r->placement, sizeof(r->placement), "%s", rt->placement);
 		snprintf(r->command, sizeof(r->command), "%s", rt->command);
@@ -147,14 +147,17 @@ void fs_report_publish(fs_runtime *rt, int final)
 		struct fs_report_proc *s = &r->proc[rt->report_slot];
 #define PUB(f) atomic_store_explicit(&s->f, atomic_load_explicit(&rt->c.f, memory_order_relaxed), \
 				     memory_order_relaxed)
+#define PUBP(f) atomic_store_explicit(&s->f, atomic_load_explicit(&rt->c.page.f, memory_order_relaxed), \
+				      memory_order_relaxed)
 		PUB(faults);
 		PUB(demand_fetches);
-		PUB(zero_fills);
-		PUB(evictions);
+		PUBP(zero_fills);
+		PUBP(evictions);
 		PUB(far_bytes_read);
 		PUB(far_bytes_written);
-		atomic_store(&s->peak_pages, atomic_load(&rt->c.peak_pages));
+		atomic_store(&s->peak_pages, atomic_load(&rt->c.page.peak_pages));
 #undef PUB
+#undef PUBP
 	}
 	if (rt->report_root) {
 		copy_words(&r->c, &rt->c, sizeof(r->c));
@@ -189,7 +192,7 @@ int fs_report_tick(fs_runtime *rt)
 	uint64_t now = fs_now_ns();
 	uint64_t last = rt->report_last_ns;
 	uint64_t seen = atomic_load_explicit(&rt->c.faults, memory_order_relaxed) +
-			atomic_load_explicit(&rt->c.evictions, memory_order_relaxed);
+			atomic_load_explicit(&rt->c.page.evictions, memory_order_relaxed);
 	if (seen == rt->report_seen)
 		return -1; /* nothing new: sleep as long as there is nothing to do */
 	if (now - last >= FS_REPORT_PERIOD_NS) {

@@ -10,8 +10,8 @@
  * without the latter every evicted page is written back.
  *
  * free and discard change page states, which only the pager may do, so an app thread
- * posts them to the pager and waits: a rare path (jemalloc retains and reuses
- * extents), never taken by a fault.
+ * posts them to the pager (fs_pager_run_commands carries them out) and waits: a rare
+ * path (jemalloc retains and reuses extents), never taken by a fault.
  */
 #include "runtime/runtime.h"
 #include "runtime/report.h"
@@ -259,12 +259,8 @@ static void teardown(fs_runtime *rt)
 		rt->be->ops->close(rt->be);
 	if (rt->trace)
 		fs_trace_close(rt->trace);
-	fs_cache_fini(rt);
+	fs_pages_fini(&rt->pages);
 	fs_arena_fini(rt);
-	if (rt->state)
-		fs_sys_munmap(rt->state, rt->npages);
-	if (rt->gen)
-		fs_sys_munmap(rt->gen, rt->npages);
 	if (rt->app)
 		fs_sys_munmap(rt->app, rt->npages * FS_PAGE_SIZE);
 	if (rt->alias)
@@ -355,15 +351,9 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 				  rt->memfd, 0);
 	void *alias = fs_sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 				  rt->memfd, 0);
-	void *st = fs_sys_mmap(NULL, rt->npages, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *gen = fs_sys_mmap(NULL, rt->npages, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	rt->app = app == MAP_FAILED ? NULL : app;
 	rt->alias = alias == MAP_FAILED ? NULL : alias;
-	rt->state = st == MAP_FAILED ? NULL : st;
-	rt->gen = gen == MAP_FAILED ? NULL : gen;
-	if (!rt->app || !rt->alias || !rt->state || !rt->gen) {
+	if (!rt->app || !rt->alias) {
 		fs_errf(err, errlen, "cannot map the %llu-byte arena: %s; lower arena_size",
 			(unsigned long long)size, strerror(errno));
 		goto fail;
@@ -390,17 +380,22 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	if (!rt->have_wp)
 		fs_log(2, "no write-protect on shmem: every evicted page is written back");
 
-	if ((rc = fs_arena_init(rt)) || (rc = fs_cache_init(rt))) {
+	if ((rc = fs_arena_init(rt)) ||
+	    (rc = fs_pages_init(&rt->pages, rt->npages, cfg->local_mem / FS_PAGE_SIZE,
+				strcmp(cfg->reclaim, "clock") == 0, rt->have_wp, &rt->c.page,
+				&fs_arena_page_ops, rt))) {
 		fs_errf(err, errlen, "out of memory for the runtime's tables");
 		goto fail;
 	}
+	fs_reclaim_init(rt);
 	if ((rc = fs_backend_open(cfg, &rt->be, err, errlen)))
 		goto fail;
 	read_cmdline(rt->command, sizeof(rt->command), &fs_policy_live_command_hash);
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;
 	rt->adaptive = (rt->pol->ops->runtime_flags & FS_POLICY_RT_ADAPTIVE_RECLAIM) != 0;
-	rt->arrival = arrival;
+	fs_driver_init(&rt->driver, rt->pol, &arrival);
+	rt->pages.arrival_front = arrival.front;
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
 		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);
@@ -466,53 +461,6 @@ static int post_command(fs_runtime *rt, uint64_t page, uint64_t npages)
 		pthread_cond_wait(&rt->cmd_cv, &rt->cmd_mu);
 	pthread_mutex_unlock(&rt->cmd_mu);
 	return FS_OK;
-}
-
-/* Pager side: discard the pages of every posted command. */
-void fs_runtime_run_commands(fs_runtime *rt)
-{
-	struct fs_cmd cmds[FS_CMD_MAX];
-	pthread_mutex_lock(&rt->cmd_mu);
-	int n = rt->n_cmds;
-	memcpy(cmds, rt->cmds, (size_t)n * sizeof(cmds[0]));
-	rt->n_cmds = 0;
-	uint64_t seq = rt->cmd_submitted;
-	atomic_store(&rt->cmd_pending, 0);
-	pthread_mutex_unlock(&rt->cmd_mu);
-
-	/* Land every read in flight first, so no completion arrives for a page that was
-	 * discarded meanwhile and no waiter is left behind. */
-	while (rt->be->ops->inflight(rt->be) > 0) {
-		fs_io_done done[256];
-		int got = rt->be->ops->poll(rt->be, done, 256, -1);
-		if (got < 0)
-			fs_pager_fatal(rt, "far-memory backend '%s' failed: %s", rt->be->ops->name,
-				       rt->be->errmsg);
-		fs_pager_land(rt, done, got);
-	}
-	for (int i = 0; i < n; i++) {
-		uint64_t dropped = 0;
-		for (uint64_t pg = cmds[i].page; pg < cmds[i].page + cmds[i].npages; pg++) {
-			uint8_t s = rt->state[pg];
-			if (ps_is_local(s)) {
-				dropped++;
-				if ((s & PS_MASK) == PS_CACHED)
-					rt->n_cached--;
-				if ((s & PS_MASK) == PS_CACHED && (s & PF_PREFETCHED))
-					atomic_fetch_add_explicit(&rt->c.wasted_prefetches, 1,
-								  memory_order_relaxed);
-				rt->gen[pg]++;
-			}
-			rt->state[pg] = PS_ZERO;
-		}
-		fs_cache_account_local(rt, -(int64_t)dropped);
-		fs_punch(rt, cmds[i].page, cmds[i].npages);
-		rt->be->ops->discard(rt->be, cmds[i].page, cmds[i].npages);
-	}
-	pthread_mutex_lock(&rt->cmd_mu);
-	rt->cmd_done = seq;
-	pthread_cond_broadcast(&rt->cmd_cv);
-	pthread_mutex_unlock(&rt->cmd_mu);
 }
 
 static int range_pages(fs_runtime *rt, void *addr, size_t bytes, uint64_t *page, uint64_t *n)

@@ -1,7 +1,8 @@
 /*
  * runtime.h - the runtime's internal state, shared by runtime.c (start/stop, commands),
- * arena.c (address-space allocator), pager.c (fault handling), reclaim.c (local cache
- * and eviction) and stats.c.  Not part of the public API.
+ * arena.c (address-space allocator), page.c (page states and their transitions),
+ * pageops.c (their kernel side), pager.c (fault handling, the completion drain),
+ * reclaim.c (victim choice, watermarks) and stats.c.  Not part of the public API.
  *
  * The far-memory arena is one memfd (shmem) mapped twice:
  *   app   - the program's view, registered with userfaultfd (MISSING | MINOR | WP);
@@ -12,45 +13,24 @@
  * that the pager counts as a prefetch hit and feeds to the prefetcher, the way a
  * swap-cache hit is a minor fault in the kernel.
  *
- * One pager thread owns every page-state transition (see pager.c for why one), so the
- * per-page state needs no lock; other threads only read it.  App threads reach the
+ * One pager thread makes every page-state transition (see pager.c for why one), so
+ * the per-page state needs no lock; other threads only read it.  App threads reach the
  * pager through faults, and through a small command queue for free/discard.
  */
 #ifndef FS_RUNTIME_H
 #define FS_RUNTIME_H
 
 #include "backend/backend.h"
-#include "farsight.h"
-#include "prefetch/policy.h"
 #include "common/util.h"
+#include "farsight.h"
+#include "prefetch/driver.h"
+#include "prefetch/policy.h"
+#include "runtime/page.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/types.h>
-
-/* Page states (low 3 bits of the state byte). */
-enum {
-	PS_ZERO = 0,   /* not local, no far copy: first touch is a zero fill */
-	PS_FAR = 1,    /* not local, the backend holds it */
-	PS_FETCH = 2,  /* a backend read is in flight into the alias */
-	PS_CACHED = 3, /* in the page cache, not mapped: prefetched and not yet touched, or
-			* deactivated by the clock (second chance) */
-	PS_MAPPED = 4, /* mapped, write-protected (clean) */
-	PS_DIRTY = 5,  /* mapped and written since it was installed */
-};
-#define PS_MASK 0x07
-#define PF_DIRTYDATA 0x08  /* CACHED after deactivation: contents newer than the far copy */
-#define PF_PREFETCHED 0x10 /* brought in by a prefetch and not yet touched */
-#define PF_WAITER 0x20     /* FETCH: a thread faulted on it and waits */
-#define PF_WAITER_W 0x40   /* ... and that fault was a write */
-#define PF_HASFAR 0x80     /* the backend holds a valid copy */
-
-static inline int ps_is_local(uint8_t s)
-{
-	uint8_t k = s & PS_MASK;
-	return k >= PS_FETCH;
-}
 
 /* Latency histogram: 0.25 us buckets up to 2 ms, then one overflow bucket. */
 #define LAT_BUCKETS 8001
@@ -60,14 +40,15 @@ struct fs_latency {
 	_Atomic uint64_t count[LAT_BUCKETS];
 };
 
-/* Counters are written by the pager and read by fs_stats_get on any thread. */
+/* Counters are written by the pager and read by fs_stats_get on any thread.  Those
+ * that count page-state transitions are kept by the page module (page.h). */
 struct fs_counters {
-	_Atomic uint64_t faults, demand_fetches, zero_fills, wp_faults, prefetches_issued,
-		prefetch_hits, late_hits, wasted_prefetches, evictions, writebacks, reactivations,
-		prefetches_mapped,
-		far_bytes_read, far_bytes_written, policy_ns, policy_events, peak_pages,
-		policy_mem_bytes; /* the policy's metadata (future maps), published by the
-				   * pager: the policy itself is the pager's alone */
+	_Atomic uint64_t faults, demand_fetches, wp_faults, prefetches_issued, far_bytes_read,
+		far_bytes_written;
+	/* The policy's time and metadata (future maps), published by the pager: the
+	 * policy and its driver are the pager's alone. */
+	_Atomic uint64_t policy_ns, policy_events, policy_mem_bytes;
+	struct fs_page_counts page;
 };
 
 /* A request from an app thread, carried out by the pager. */
@@ -83,8 +64,7 @@ struct fs_runtime {
 	int uffd, memfd, wakefd;
 	char *app, *alias;
 	uint64_t npages;
-	uint8_t *state; /* npages bytes, pager-owned */
-	uint8_t *gen;   /* npages bytes: bumped when a page leaves the cache (FIFO staleness) */
+	fs_pages pages; /* page states, local-page counts, reclaim lists (page.h): pager-owned */
 	int have_wp;    /* UFFDIO_CONTINUE_MODE_WP works: exact dirty tracking */
 	uint64_t start_ns;
 	pid_t pid;
@@ -110,43 +90,21 @@ struct fs_runtime {
 	char fatal[512];
 	fs_backend *be;
 	fs_policy *pol;
-	int n_waiting;            /* FETCH pages with a thread waiting */
+	fs_driver driver;         /* the policy's inputs and outputs (prefetch/driver.h) */
 	int inflight_reads;       /* backend reads outstanding */
 	pid_t tids[FS_MAX_THREADS]; /* app thread ids, index = event thread number */
 	int n_tids;
-	struct fs_waiter { /* pages a thread waits for, and since when (latency) */
+	struct fs_waiter { /* FETCH pages a thread waits for, and since when (latency) */
 		uint64_t page, since;
 		int hit;
 	} waiters[FS_MAX_THREADS];
 	int n_waiters;
-	/* Pages mapped on arrival, not yet fed to the prefetcher (pager.c, assumed_hits). */
-#define FS_ASSUMED_MAX 1024
-	struct fs_assumed {
-		uint64_t page;
-		uint16_t thread;
-		uint8_t depth;
-	} assumed[FS_ASSUMED_MAX];
-	int n_assumed;
-
-	/* Local cache (reclaim.c). */
-	uint64_t budget;  /* pages */
-	uint64_t local;   /* pages in FETCH, CACHED, MAPPED or DIRTY */
+	/* Reclaim (reclaim.c): the watermarks of free local pages. */
 	uint64_t free_low, free_high;
-	int clock;                     /* reclaim = clock: second chance by unmapping */
 	uint64_t base_free_low, base_free_high; /* the configured reserve */
 	int adaptive;                  /* size the reserve by the fault rate (Hermit) */
-	fs_arrival arrival;            /* prefetched pages: mapped on arrival? chained? where queued */
 	uint64_t rate_window_start, rate_window_faults;
 	double fault_rate_ewma;        /* faults per ms */
-	/* Two queues of (page | gen << 56) (reclaim.c): the active list (mapped pages) and
-	 * the inactive list (pages in the page cache but unmapped: prefetched and not yet
-	 * touched, or deactivated by the clock).  With reclaim=fifo all go to inactive. */
-	struct fs_ring {
-		uint64_t *e;
-		uint64_t cap, head, tail;
-	} active, inactive;
-	uint64_t n_cached;  /* local pages in state CACHED (the inactive list's real size) */
-
 	/* Trace recording. */
 	pthread_mutex_t trace_mu;
 	fs_trace_writer *trace;
@@ -171,27 +129,26 @@ int fs_arena_init(fs_runtime *rt);
 void fs_arena_fini(fs_runtime *rt);
 void fs_arena_release(fs_runtime *rt, uint64_t page, uint64_t npages);
 
+/* pageops.c: the page module's operations on the real arena (userfaultfd, madvise,
+ * fallocate, backend writes). */
+extern const fs_page_ops fs_arena_page_ops;
+
 /* pager.c */
 void *fs_pager_main(void *arg);
-void fs_pager_land(fs_runtime *rt, const fs_io_done *done, int n);
+/* Poll the backend (waiting up to timeout_ns for a first completion, <0 = as long as
+ * needed), land what completed and finish the waits that ended.  The one place
+ * completions are landed.  Returns how many completed. */
+int fs_drain(fs_runtime *rt, int64_t timeout_ns);
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The pager's side of fs_free/fs_discard (runtime.c posts, the pager runs). */
+void fs_pager_run_commands(fs_runtime *rt);
 
 /* reclaim.c */
-int fs_cache_init(fs_runtime *rt);
-void fs_cache_fini(fs_runtime *rt);
-/* A page became local or changed state: queue it on the list its state belongs to. */
-void fs_cache_push(fs_runtime *rt, uint64_t page);
-void fs_cache_push_front(fs_runtime *rt, uint64_t page); /* first in line for reclaim */
+void fs_reclaim_init(fs_runtime *rt);
 /* Evict one batch towards want_free free pages: returns pages evicted, -1 when the
  * clock only deactivated pages this time, 0 when nothing is evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);
 void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit); call only if rt->adaptive */
-static inline uint64_t fs_cache_free(const fs_runtime *rt)
-{
-	return rt->local >= rt->budget ? 0 : rt->budget - rt->local;
-}
-void fs_cache_account_local(fs_runtime *rt, int64_t delta);
-int fs_punch(fs_runtime *rt, uint64_t page, uint64_t npages);
 
 /* stats.c */
 /* fs_stats from counters and histograms (of a runtime, or of a report block). */

@@ -49,20 +49,20 @@ void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_
 	memset(s, 0, sizeof(*s));
 	s->faults = LOAD(faults);
 	s->demand_fetches = LOAD(demand_fetches);
-	s->zero_fills = LOAD(zero_fills);
+	s->zero_fills = LOAD(page.zero_fills);
 	s->wp_faults = LOAD(wp_faults);
 	s->prefetches_issued = LOAD(prefetches_issued);
-	s->prefetch_hits = LOAD(prefetch_hits);
-	s->late_hits = LOAD(late_hits);
-	s->wasted_prefetches = LOAD(wasted_prefetches);
-	s->evictions = LOAD(evictions);
-	s->writebacks = LOAD(writebacks);
-	s->reactivations = LOAD(reactivations);
-	s->prefetches_mapped = LOAD(prefetches_mapped);
+	s->prefetch_hits = LOAD(page.prefetch_hits);
+	s->late_hits = LOAD(page.late_hits);
+	s->wasted_prefetches = LOAD(page.wasted_prefetches);
+	s->evictions = LOAD(page.evictions);
+	s->writebacks = LOAD(page.writebacks);
+	s->reactivations = LOAD(page.reactivations);
+	s->prefetches_mapped = LOAD(page.prefetches_mapped);
 	s->far_bytes_read = LOAD(far_bytes_read);
 	s->far_bytes_written = LOAD(far_bytes_written);
 	s->local_mem_budget_bytes = budget_pages * FS_PAGE_SIZE;
-	s->local_mem_peak_bytes = LOAD(peak_pages) * FS_PAGE_SIZE;
+	s->local_mem_peak_bytes = LOAD(page.peak_pages) * FS_PAGE_SIZE;
 	s->fetch_latency_us_p50 = fs_latency_percentile(lat_demand, 0.50);
 	s->fetch_latency_us_p99 = fs_latency_percentile(lat_demand, 0.99);
 	s->hit_latency_us_p50 = fs_latency_percentile(lat_hit, 0.50);
@@ -78,7 +78,7 @@ void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_
 
 int fs_stats_get(fs_runtime *rt, fs_stats *s)
 {
-	fs_stats_compute(&rt->c, &rt->lat_demand, &rt->lat_hit, rt->budget,
+	fs_stats_compute(&rt->c, &rt->lat_demand, &rt->lat_hit, rt->pages.budget,
 			 (double)(fs_now_ns() - rt->start_ns) / 1e9, s);
 	snprintf(s->placement, sizeof(s->placement), "%s", rt->placement);
 	return FS_OK;

@@ -4,6 +4,7 @@
  * over a fixed node array of N entries.
  */
 #include "trace/replay.h"
+#include "prefetch/driver.h"
 #include "model/pagetable.h"
 #include "common/util.h"
 
@@ -88,46 +89,20 @@ static int cache_insert(struct cache *c, uint64_t page, uint64_t issued, fs_repl
 	return fs_pt_put(&c->idx, page, e);
 }
 
-/* Pages prefetched for one event and not yet told to the policy as assumed hits
- * (arrival.map), in arrival order, with their chain depth. */
-struct arrivals {
-	uint64_t *page;
-	uint8_t *depth;
-	size_t n, cap;
-};
-
-static int arrivals_push(struct arrivals *a, uint64_t page, uint8_t depth)
-{
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 256;
-		uint64_t *p = realloc(a->page, cap * sizeof(*p));
-		if (p)
-			a->page = p;
-		uint8_t *d = realloc(a->depth, cap);
-		if (d)
-			a->depth = d;
-		if (!p || !d)
-			return FS_ENOMEM;
-		a->cap = cap;
-	}
-	a->page[a->n] = page;
-	a->depth[a->n++] = depth;
-	return FS_OK;
-}
-
-/* Prefetch cand[0..nc) that are not cached; with arrival.map each is queued as an
- * assumed hit of chain depth `depth`. */
-static int prefetch(struct cache *c, const fs_replay_opts *o, const uint64_t *cand, int nc,
-		    size_t i, uint8_t depth, struct arrivals *arr, fs_replay_result *r)
+/* Prefetch cand[0..nc) that are not cached; with arrival.map each is mapped on
+ * arrival, so the driver is told of its assumed hit (of chain depth `depth`). */
+static int prefetch(struct cache *c, fs_driver *d, const uint64_t *cand, int nc, size_t i,
+		    uint32_t depth, const fs_event *e, fs_replay_result *r)
 {
 	int rc = FS_OK;
+	r->candidates += nc > 0 ? (uint64_t)nc : 0;
 	for (int j = 0; j < nc && !rc; j++) {
 		if (fs_pt_get(&c->idx, cand[j]) != FS_PT_NONE)
 			continue;
 		r->prefetches++;
 		rc = cache_insert(c, cand[j], i, r);
-		if (!rc && o->arrival.map)
-			rc = arrivals_push(arr, cand[j], depth);
+		if (!rc && d->arrival.map)
+			fs_driver_arrived(d, cand[j], e->thread, depth, e->time_ns);
 	}
 	return rc;
 }
@@ -138,14 +113,16 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 	memset(r, 0, sizeof(*r));
 	struct cache c;
 	int rc = cache_init(&c, o->cache_pages);
-	if (rc) {
+	fs_driver *d = malloc(sizeof(*d));
+	if (rc || !d) {
 		cache_free(&c);
-		return rc;
+		free(d);
+		return rc ? rc : FS_ENOMEM;
 	}
+	/* The driver the pager uses: the same calls, in the same order, for the same
+	 * events and arrivals. */
+	fs_driver_init(d, p, &o->arrival);
 	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
-	uint64_t policy_ns = 0;
-	uint32_t max_depth = o->arrival.chain_depth;
-	struct arrivals arr = { 0 };
 	for (size_t i = 0; i < n && !rc; i++) {
 		fs_event e = ev[i];
 		uint32_t node = fs_pt_get(&c.idx, e.page);
@@ -169,39 +146,26 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 			rc = cache_insert(&c, e.page, UINT64_MAX, r);
 			e.kind = FS_EV_MISS;
 		}
-		uint64_t t0 = fs_now_ns();
-		int nc = p->ops->on_event(p, &e, cand, FS_POLICY_MAX_CANDIDATES);
-		policy_ns += fs_now_ns() - t0;
-		r->candidates += nc > 0 ? (uint64_t)nc : 0;
-		arr.n = 0;
+		int nc = fs_driver_event(d, &e, cand, FS_POLICY_MAX_CANDIDATES);
 		if (!rc)
-			rc = prefetch(&c, o, cand, nc, i, 0, &arr, r);
-		/* The pages just prefetched arrive, each an assumed hit; a chain's candidates
-		 * arrive after them (appended: walk by index, as the pager does). */
-		for (size_t k = 0; k < arr.n && !rc; k++) {
-			fs_event a = fs_assumed_event(arr.page[k], e.time_ns, e.thread);
-			/* As the pager: a chain's step only below its depth, else the
-			 * policy just learns of the hit.  Both count as the policy's time
-			 * for the real event (ns/event covers the chain). */
-			int deeper = o->arrival.chain && arr.depth[k] < max_depth;
-			t0 = fs_now_ns();
-			nc = p->ops->on_event(p, &a, cand, deeper ? FS_POLICY_MAX_CANDIDATES : 0);
-			policy_ns += fs_now_ns() - t0;
-			if (!deeper)
-				continue;
-			r->candidates += nc > 0 ? (uint64_t)nc : 0;
-			rc = prefetch(&c, o, cand, nc, i, (uint8_t)(arr.depth[k] + 1), &arr, r);
+			rc = prefetch(&c, d, cand, nc, i, 0, &e, r);
+		/* The pages just prefetched arrive, each an assumed hit; a chain's
+		 * candidates arrive after them, as in the pager. */
+		uint32_t depth;
+		uint16_t thread;
+		while (!rc && fs_driver_next(d, cand, FS_POLICY_MAX_CANDIDATES, &nc, &depth, &thread)) {
+			fs_event a = fs_assumed_event(0, e.time_ns, thread);
+			rc = prefetch(&c, d, cand, nc, i, depth, &a, r);
 		}
 	}
-	free(arr.page);
-	free(arr.depth);
 	for (uint32_t e = 0; e < c.n; e++)
 		r->unused_at_end += c.issued[e] != UINT64_MAX;
 	r->precision = r->prefetches ? (double)r->hits / r->prefetches : 0.0;
 	r->coverage = r->hits + r->misses ? (double)r->hits / (r->hits + r->misses) : 0.0;
 	r->timeliness = r->hits ? (double)(r->hits - r->late_hits) / r->hits : 0.0;
 	r->policy_mem_bytes = p->ops->mem_bytes ? p->ops->mem_bytes(p) : 0;
-	r->policy_ns_per_event = r->events ? (double)policy_ns / r->events : 0.0;
+	r->policy_ns_per_event = fs_driver_ns_per_event(d);
+	free(d);
 	cache_free(&c);
 	return rc;
 }

@@ -1,0 +1,214 @@
+/*
+ * test_driver.c - the policy driver (src/prefetch/driver.c) is the one path from events
+ * to candidates: a runtime records its event stream while the driver's observer logs
+ * every call the pager made; the recorded trace, fed through a fresh policy and driver
+ * (what `farsight eval` and replay do), must give exactly the candidates the runtime
+ * issued, event by event.  And the driver's chain rule: candidates of assumed hits only
+ * below chain_depth, learning only past it, in arrival order.
+ */
+#include "farsight.h"
+#include "prefetch/driver.h"
+#include "runtime/runtime.h"
+#include "testlib.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+#define LOG_MAX 200000
+
+struct logged {
+	fs_event ev;
+	uint32_t depth;
+	int n;
+	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+};
+
+static struct logged *logv;
+static size_t nlog;
+
+static void observe(void *arg, const fs_event *ev, uint32_t depth, const uint64_t *cand, int n)
+{
+	if (nlog >= LOG_MAX)
+		return;
+	struct logged *l = &logv[nlog++];
+	l->ev = *ev;
+	l->depth = depth;
+	l->n = n;
+	memcpy(l->cand, cand, (size_t)n * sizeof(uint64_t));
+}
+
+static fs_config config(const char *prefetch, const char *trace)
+{
+	fs_config cfg;
+	char err[256];
+	if (fs_config_from_env(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
+	cfg.local_mem = 64 * 4096;
+	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", prefetch);
+	snprintf(cfg.record, sizeof(cfg.record), "%s", trace);
+	snprintf(cfg.prefetch_map, sizeof(cfg.prefetch_map), "fault");
+	snprintf(cfg.model, sizeof(cfg.model), "models/default.fsm");
+	cfg.mem_latency_us = 1;
+	cfg.arena_size = 1ull << 30;
+	cfg.arena_base = 0;
+	cfg.quiet = 1;
+	return cfg;
+}
+
+/* Scans, a strided pass and a walk, over 4 MiB through a 256 KiB budget. */
+static void program(fs_runtime *rt)
+{
+	size_t pages = 1024;
+	volatile char *a = fs_alloc(rt, pages * 4096);
+	for (size_t p = 0; p < pages; p++)
+		a[p * 4096] = (char)p;
+	unsigned sum = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t p = 0; p < pages; p++)
+			sum += (unsigned char)a[p * 4096];
+	for (size_t p = 0; p < pages; p += 3)
+		sum += (unsigned char)a[p * 4096];
+	uint64_t x = 7;
+	for (int i = 0; i < 2000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		sum += (unsigned char)a[((x >> 33) % pages) * 4096];
+	}
+	(void)sum;
+}
+
+static void same_candidates(const char *prefetch)
+{
+	char trace[64];
+	snprintf(trace, sizeof(trace), "/tmp/fs-driver-%d.trace", (int)getpid());
+	fs_config cfg = config(prefetch, trace);
+	fs_runtime *rt;
+	char err[400];
+	nlog = 0;
+	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
+	CHECK(rc == 0);
+	if (rc) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	atomic_store(&rt->driver.observe_arg, NULL);
+	atomic_store_explicit(&rt->driver.observe, observe, memory_order_release);
+	program(rt);
+	CHECK(fs_runtime_report(rt, 0) == 0);
+	fs_runtime_stop(rt); /* joins the pager: its log is complete and visible */
+
+	fs_trace_info info;
+	fs_event *ev = NULL;
+	size_t n = 0;
+	CHECK(fs_trace_read(trace, &info, &ev, &n, err, sizeof(err)) == 0);
+	unlink(trace);
+	CHECK(n > 1000);
+	CHECK_EQ_U64(n, nlog); /* no assumed hits with prefetch_map=fault: one call per event */
+
+	fs_policy *pol;
+	fs_config fresh = config(prefetch, "");
+	CHECK(fs_policy_create(&fresh, &pol, err, sizeof(err)) == 0);
+	fs_arrival arr;
+	CHECK(fs_policy_arrival(&fresh, pol->ops, &arr, err, sizeof(err)) == 0);
+	CHECK(!arr.map);
+	fs_driver *d = calloc(1, sizeof(*d));
+	fs_driver_init(d, pol, &arr);
+	size_t differ = 0, with_cand = 0;
+	for (size_t i = 0; i < n && i < nlog; i++) {
+		uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+		int k = fs_driver_event(d, &ev[i], cand, FS_POLICY_MAX_CANDIDATES);
+		const struct logged *l = &logv[i];
+		with_cand += k > 0;
+		if (l->depth != 0 || l->ev.page != ev[i].page || l->ev.kind != ev[i].kind ||
+		    k != l->n || memcmp(cand, l->cand, (size_t)k * sizeof(uint64_t)))
+			differ++;
+	}
+	CHECK_EQ_U64(differ, 0);
+	CHECK(with_cand > 100); /* the policy really predicted something */
+	free(d);
+	pol->ops->destroy(pol);
+	free(ev);
+}
+
+TEST(replay_issues_the_runtimes_candidates_readahead)
+{
+	same_candidates("readahead");
+}
+
+TEST(replay_issues_the_runtimes_candidates_leap)
+{
+	same_candidates("leap");
+}
+
+TEST(replay_issues_the_runtimes_candidates_farsight)
+{
+	same_candidates("farsight");
+}
+
+/* A policy that predicts page+1 and page+2 for every event. */
+static int next2(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
+{
+	int n = 0;
+	for (int k = 1; k <= 2 && n < max; k++)
+		out[n++] = ev->page + (uint64_t)k;
+	return n;
+}
+static void nodestroy(fs_policy *p) {}
+static const fs_policy_ops next2_ops = { .name = "next2", .on_event = next2, .destroy = nodestroy };
+
+TEST(chains_end_at_their_depth)
+{
+	fs_policy pol = { &next2_ops };
+	fs_arrival arr = { .map = 1, .chain = 1, .chain_depth = 2 };
+	fs_driver *d = calloc(1, sizeof(*d));
+	fs_driver_init(d, &pol, &arr);
+	nlog = 0;
+	atomic_store(&d->observe, observe);
+	fs_event ev = { .page = 100, .kind = FS_EV_MISS };
+	uint64_t cand[8];
+	CHECK(fs_driver_event(d, &ev, cand, 8) == 2);
+	/* 101 and 102 arrive (depth 0): each continues the chain at depth 1 */
+	fs_driver_arrived(d, 101, 0, 0, 0);
+	fs_driver_arrived(d, 102, 0, 0, 0);
+	int n, steps = 0;
+	uint32_t depth;
+	uint16_t th;
+	while (fs_driver_next(d, cand, 8, &n, &depth, &th)) {
+		steps++;
+		CHECK(depth >= 1 && depth <= 2);
+		CHECK(n == 2);
+		for (int k = 0; k < n; k++) /* everything predicted arrives */
+			fs_driver_arrived(d, cand[k], th, depth, 0);
+	}
+	/* depth 1: 2 steps (from 101, 102), depth 2: 4 steps; then 8 learn-only calls */
+	CHECK_EQ_U64(steps, 6);
+	CHECK_EQ_U64(d->events, 1);
+	CHECK_EQ_U64(d->calls, 1 + 6 + 8);
+	CHECK_EQ_U64(nlog, 15);
+	size_t learn = 0;
+	for (size_t i = 0; i < nlog; i++) {
+		if (i > 0)
+			CHECK(logv[i].ev.flags & FS_EVF_ASSUMED);
+		learn += logv[i].n == 0;
+	}
+	CHECK_EQ_U64(learn, 8);
+	/* Without a chain an arrival is only learned from, at once. */
+	fs_arrival flat = { .map = 1 };
+	fs_driver_init(d, &pol, &flat);
+	fs_driver_arrived(d, 5, 0, 0, 0);
+	CHECK_EQ_U64(d->calls, 1);
+	CHECK(!fs_driver_next(d, cand, 8, &n, &depth, &th));
+	free(d);
+}
+
+int main(void)
+{
+	logv = calloc(LOG_MAX, sizeof(*logv));
+	RUN(replay_issues_the_runtimes_candidates_readahead);
+	RUN(replay_issues_the_runtimes_candidates_leap);
+	RUN(replay_issues_the_runtimes_candidates_farsight);
+	RUN(chains_end_at_their_depth);
+	free(logv);
+	return TEST_EXIT();
+}
