@@ -61,6 +61,7 @@ typedef struct fs_config {
 	uint32_t candidates; /* farsight: pages from the first prediction step */
 	char fallback[32];   /* farsight: policy used when the model is unsure */
 	uint32_t model_lookahead; /* farsight: model steps per event (chain length) */
+	char model_kernel[16];    /* farsight: step kernel (auto, avx512, avx2, portable, generic) */
 	char secret_file[512];     /* shared secret for the tcp backend */
 	uint32_t backend_timeout_ms; /* remote backends: silence that declares a server dead */
 	uint64_t local_threshold;  /* preload: allocations smaller than this stay local */

@@ -10,6 +10,10 @@
  *  - `farsight eval` scores the code that runs: the policy's pages (fallback none) are
  *    the predictor's, event by event, and eval's counts of first-step and chain hits
  *    equal those counted from the policy's own output;
+ *  - a chain kept across events (shifted and extended by one step when the event is
+ *    its first) gives exactly the pages of a chain recomputed at every event, on a
+ *    stream with wrong predictions, random pages and assumed hits mixed in, with far
+ *    fewer model steps;
  *  - an unsure model (threshold 1.0) falls back to readahead's pages exactly, and to
  *    nothing with fallback none;
  *  - a model file whose tokenizer K does not match its vocabulary is refused, naming the
@@ -213,6 +217,58 @@ TEST(eval_scores_the_policys_predictions)
 	free(ev);
 }
 
+TEST(kept_chains_equal_recomputed_ones)
+{
+	size_t n;
+	fs_event *ev = chase_events(13, &n);
+	uint64_t r = 99;
+	for (size_t i = 0; i < n; i++) {
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		if (i % 37 == 4) /* a page off the cycle: a wrong prediction, a new map entry */
+			ev[i].page = 5000000 + (r >> 40) % 100000;
+		if (i % 5 == 2) /* an assumed hit: width 1 */
+			ev[i].flags = FS_EVF_ASSUMED, ev[i].kind = FS_EV_HIT;
+	}
+	char err[512];
+	fs_model m;
+	CHECK(fs_model_load(path, &m, err, sizeof(err)) == 0);
+	fs_predict_opts po = { .min_prob = 0.05f, .width = 3, .lookahead = 6 };
+	fs_predict_opts pn = po;
+	pn.no_reuse = 1;
+	fs_predictor *a = NULL, *b = NULL;
+	CHECK(fs_pred_create(&m, 64u << 20, &po, &a) == 0);
+	CHECK(fs_pred_create(&m, 64u << 20, &pn, &b) == 0);
+	if (!a || !b)
+		return;
+	uint64_t same = 0, chained = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* every 11th event learn-only (width 0), as past the chain depth */
+		uint32_t w = i % 11 == 7 ? 0 : ev[i].flags & FS_EVF_ASSUMED ? 1 : 3;
+		fs_pred ra, rb;
+		CHECK(fs_pred_event(a, &ev[i], w, &ra) == 0);
+		CHECK(fs_pred_event(b, &ev[i], w, &rb) == 0);
+		same += ra.token == rb.token && ra.ncand == rb.ncand && ra.nchain == rb.nchain &&
+			!memcmp(ra.cand, rb.cand, (size_t)ra.ncand * sizeof(ra.cand[0])) &&
+			!memcmp(ra.chain, rb.chain, (size_t)ra.nchain * sizeof(ra.chain[0]));
+		chained += ra.nchain >= 6;
+	}
+	CHECK_EQ_U64(same, n);
+	CHECK(chained * 2 > n); /* the chains did run their 6 steps */
+	fs_pred_stats sa, sb;
+	fs_pred_get_stats(a, &sa);
+	fs_pred_get_stats(b, &sb);
+	CHECK(sa.kept * 2 > n);
+	CHECK_EQ_U64(sb.kept, 0);
+	CHECK(sa.steps * 2 < sb.steps);
+	printf("  model steps: %llu kept chains vs %llu recomputed (%llu of %zu events kept)\n",
+	       (unsigned long long)sa.steps, (unsigned long long)sb.steps,
+	       (unsigned long long)sa.kept, n);
+	fs_pred_destroy(a);
+	fs_pred_destroy(b);
+	fs_model_free(&m);
+	free(ev);
+}
+
 TEST(unsure_model_falls_back_to_readahead)
 {
 	/* threshold 1.0: no token is ever confident enough, so every page comes from the
@@ -310,6 +366,18 @@ TEST(bad_settings_are_refused)
 	CHECK(cfg.map_bytes == 64ull << 20);
 	CHECK(fs_config_set(&cfg, "map_bytes", "lots", err, sizeof(err)) != 0);
 	CHECK(fs_config_set(&cfg, "candidates", "2", err, sizeof(err)) == 0 && cfg.candidates == 2);
+	/* an unknown step kernel is named in the refusal; the portable one always runs
+	 * the default shape */
+	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	snprintf(cfg.model, sizeof(cfg.model), "%s", path);
+	snprintf(cfg.model_kernel, sizeof(cfg.model_kernel), "fastest");
+	fs_policy *p = NULL;
+	CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) != 0 && p == NULL);
+	CHECK_STR_CONTAINS(e, "model_kernel 'fastest'");
+	snprintf(cfg.model_kernel, sizeof(cfg.model_kernel), "portable");
+	CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) == 0 && p != NULL);
+	if (p)
+		p->ops->destroy(p);
 }
 
 int main(void)
@@ -317,6 +385,7 @@ int main(void)
 	snprintf(path, sizeof(path), "/tmp/fs_test_fpolicy_%d.fsm", (int)getpid());
 	RUN(repeated_chase_prefetches_the_next_pages);
 	RUN(eval_scores_the_policys_predictions);
+	RUN(kept_chains_equal_recomputed_ones);
 	RUN(unsure_model_falls_back_to_readahead);
 	RUN(mismatched_model_is_refused);
 	RUN(bad_settings_are_refused);

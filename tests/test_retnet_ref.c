@@ -4,9 +4,14 @@
  * tests/data/retnet_ref.bin (written by tools/retnet_ref.py, float64 reference) holds
  * a fixed 2-layer model, inputs and targets with pad positions, and the reference
  * logits, loss, gradients of every parameter and parameters after one AdamW step.
- * Each is compared to ~1e-4 relative.
+ * Each is compared to ~1e-4 relative.  tests/data/retnet_ref_default.bin holds the
+ * same for the project's default sizes (V=16, D=16, 1 layer, 2 heads, F=32, T=64),
+ * and every inference kernel the CPU has (model/kernels.h: generic, portable, avx2,
+ * avx512) is stepped token by token through its inputs: its logits and probabilities
+ * must match the reference's at every position.
  */
 #include "testlib.h"
+#include "model/kernels.h"
 #include "model/retnet.h"
 
 #include <stdint.h>
@@ -39,12 +44,62 @@ static double max_rel_err(const float *a, const float *b, size_t n)
 	return worst;
 }
 
-TEST(matches_pytorch_reference)
+static void check_kernels(const fs_retnet *m, const int *in, const float *ref, uint32_t B,
+			  uint32_t T)
 {
-	FILE *f = fopen("tests/data/retnet_ref.bin", "rb");
+	const size_t V = m->cfg.vocab;
+	int ran = 0;
+	for (int k = FS_RN_K_GENERIC; k < FS_RN_K_COUNT; k++) {
+		if (!fs_rn_kernel_ok(m, k)) {
+			printf("  kernel %s: not available here (shape or CPU)\n", fs_rn_kernel_name(k));
+			continue;
+		}
+		fs_rn_packed *pk = NULL;
+		CHECK(fs_rn_pack(m, k, &pk) == 0);
+		if (!pk)
+			continue;
+		CHECK(pk->kernel == k);
+		ran++;
+		fs_rn_state *s = fs_rn_state_new(m);
+		float z[FS_RN_MAX_V], p[FS_RN_MAX_V], *all = malloc((size_t)B * T * V * sizeof(float));
+		double ep = 0.0;
+		for (uint32_t b = 0; b < B; b++) {
+			fs_rn_state_reset(m, s);
+			for (uint32_t t = 0; t < T; t++) {
+				fs_rn_kstep(pk, s, in[b * T + t], z, p);
+				memcpy(all + ((size_t)b * T + t) * V, z, V * sizeof(float));
+				/* probabilities: softmax of the reference's logits */
+				const float *r = ref + ((size_t)b * T + t) * V;
+				double mx = r[0], sum = 0.0;
+				for (size_t v = 1; v < V; v++)
+					mx = r[v] > mx ? r[v] : mx;
+				for (size_t v = 0; v < V; v++)
+					sum += exp(r[v] - mx);
+				for (size_t v = 0; v < V; v++) {
+					double e = fabs(p[v] - exp(r[v] - mx) / sum);
+					ep = e > ep ? e : ep;
+				}
+			}
+		}
+		double el = max_rel_err(all, ref, (size_t)B * T * V);
+		printf("  kernel %-8s: step by step, logits max rel err %.2e, probabilities max abs "
+		       "err %.2e\n", fs_rn_kernel_name(k), el, ep);
+		CHECK(el < 1e-4);
+		CHECK(ep < 1e-5);
+		free(all);
+		free(s);
+		fs_rn_packed_free(pk);
+	}
+	CHECK(ran >= 1);
+}
+
+static void check_file(const char *path, int kernels)
+{
+	FILE *f = fopen(path, "rb");
 	CHECK(f != NULL);
 	if (!f)
 		return;
+	off = 0;
 	buf = malloc(1 << 20);
 	len = fread(buf, 1, 1 << 20, f);
 	fclose(f);
@@ -76,6 +131,8 @@ TEST(matches_pytorch_reference)
 	float *logits = malloc(N * V * sizeof(float)), *grads = malloc(n * sizeof(float));
 	float *after = malloc(n * sizeof(float)), loss, hp[5];
 	rd(m->params, n * sizeof(float));
+	float *params0 = malloc(n * sizeof(float));
+	memcpy(params0, m->params, n * sizeof(float));
 	rd(in, N * 4);
 	rd(tg, N * 4);
 	rd(logits, N * V * 4);
@@ -103,6 +160,11 @@ TEST(matches_pytorch_reference)
 	double ea = max_rel_err(m->params, after, n);
 	printf("  adamw params max rel err %.2e\n", ea);
 	CHECK(ea < 1e-4);
+	if (kernels) {
+		memcpy(m->params, params0, n * sizeof(float));
+		check_kernels(m, in, logits, B, T);
+	}
+	free(params0);
 	fs_rn_destroy(m);
 	free(in);
 	free(tg);
@@ -112,8 +174,19 @@ TEST(matches_pytorch_reference)
 	free(buf);
 }
 
+TEST(matches_pytorch_reference)
+{
+	check_file("tests/data/retnet_ref.bin", 0);
+}
+
+TEST(default_sizes_and_every_kernel_match_pytorch_reference)
+{
+	check_file("tests/data/retnet_ref_default.bin", 1);
+}
+
 int main(void)
 {
 	RUN(matches_pytorch_reference);
+	RUN(default_sizes_and_every_kernel_match_pytorch_reference);
 	return TEST_EXIT();
 }

@@ -7,8 +7,14 @@ and what the reference computes in float64: logits, loss, the gradient of every
 parameter, and the parameters after one AdamW step.  tests/test_retnet_ref.c reads the
 file and compares the C model against it, so the test suite needs no Python.
 
+With --default it writes tests/data/retnet_ref_default.bin instead: the project's
+default sizes (V=16, D=16, 1 layer, 2 heads, F=32; sequences of 64 tokens), the shape
+the fused inference kernels of src/model/kernels.c are written for; test_retnet_ref
+steps every kernel through its inputs and compares the logits.
+
 Run with Debian's interpreter (python3-torch, python3-numpy):
     /usr/bin/python3 tools/retnet_ref.py [tests/data/retnet_ref.bin]
+    /usr/bin/python3 tools/retnet_ref.py --default [tests/data/retnet_ref_default.bin]
 
 The model, exactly as retnet.c (see the math comment at its top):
     x = wte[tok];  per layer: h = rms(x)*ln1; [q k v g] = h W1; rotary on q, k (k / sqrt(e));
@@ -24,8 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as Fn
 
-V, D, L, H, F, T, B = 11, 8, 2, 2, 12, 6, 2
-GAMMA = [0.8, 0.9375]
+DEFAULT = "--default" in sys.argv[1:]
+if DEFAULT:  # retnet.c's fs_rn_default_config at V = 16 (K=8, hybrid vocabulary)
+    V, D, L, H, F, T, B = 16, 16, 1, 2, 32, 64, 2
+    GAMMA = [0.75, 0.9375]
+else:
+    V, D, L, H, F, T, B = 11, 8, 2, 2, 12, 6, 2
+    GAMMA = [0.8, 0.9375]
 ROPE_BASE, EPS = 10000.0, 1e-5
 LR, B1, B2, AEPS, WD = 0.01, 0.9, 0.999, 1e-8, 0.1
 E = D // H
@@ -101,7 +112,9 @@ def forward(p, inputs, targets):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/retnet_ref.bin"
+    args = [a for a in sys.argv[1:] if a != "--default"]
+    out = args[0] if args else ("tests/data/retnet_ref_default.bin" if DEFAULT
+                                else "tests/data/retnet_ref.bin")
     torch.manual_seed(1234)
     n = num_params()
     # Gains near 1, matrices of the scale retnet.c's init uses.

@@ -61,6 +61,8 @@ static const struct setting table[] = {
 	  "farsight: policy whose pages are used when the model has no confident prediction: none, readahead, leap"),
 	S(model_lookahead, U32, "3", "--model-lookahead",
 	  "farsight: model steps per event: the best first-step page, then a chain of model_lookahead-1 more"),
+	S(model_kernel, STR, "auto", "--model-kernel",
+	  "farsight: the model's step kernel: auto (the fastest this CPU has), avx512, avx2, portable (fused, plain C) or generic (any model shape); docs/MODEL.md"),
 	S(secret_file, STR, "", "--secret-file", "shared secret for the tcp backend"),
 	S(backend_timeout_ms, U32, "10000", "--backend-timeout-ms",
 	  "remote backends: a server that sends nothing for this long while requests wait is dead: the program stops with a message naming it (0 = wait forever; docs/TUNING.md)"),

@@ -35,6 +35,7 @@ struct fs_futuremap {
 	uint32_t head, tail;
 	fs_pagetable index;
 	uint64_t dropped, replacements;
+	uint64_t gen; /* bumped whenever a resolution may change: a slot filled, a map dropped */
 };
 
 static size_t entry_bytes(uint32_t k)
@@ -169,6 +170,7 @@ static uint32_t get_or_create(fs_futuremap *fm, uint64_t page)
 		unlink_entry(fm, e);
 		fs_pt_del(&fm->index, fm->owner[e]);
 		fm->dropped++;
+		fm->gen++;
 	}
 	if (fs_pt_put(&fm->index, page, e)) {
 		/* Cannot index it: give the entry back (it is unlinked and unindexed). */
@@ -248,10 +250,13 @@ uint32_t fs_fm_insert(fs_futuremap *fm, uint64_t page, uint64_t succ)
 			victim = i;
 	fm->replacements++;
 fill:
+	fm->gen++;
 	s[victim] = succ;
 	slot_used(fm, e, victim, 1);
 	return victim + 1;
 }
+
+uint64_t fs_fm_generation(const fs_futuremap *fm) { return fm->gen; }
 
 uint64_t fs_fm_slot(const fs_futuremap *fm, uint64_t page, uint32_t ordinal)
 {
@@ -261,6 +266,12 @@ uint64_t fs_fm_slot(const fs_futuremap *fm, uint64_t page, uint32_t ordinal)
 	if (e == FS_PT_NONE)
 		return FS_NOPAGE;
 	return fm->slot[(size_t)e * fm->k + ordinal - 1];
+}
+
+const uint64_t *fs_fm_slots(const fs_futuremap *fm, uint64_t page)
+{
+	uint32_t e = fs_pt_get(&fm->index, page);
+	return e == FS_PT_NONE ? NULL : &fm->slot[(size_t)e * fm->k];
 }
 
 uint64_t fs_fm_bytes(const fs_futuremap *fm)

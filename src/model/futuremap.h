@@ -56,6 +56,15 @@ uint32_t fs_fm_insert(fs_futuremap *fm, uint64_t page, uint64_t succ);
  * not change replacement state. */
 uint64_t fs_fm_slot(const fs_futuremap *fm, uint64_t page, uint32_t ordinal);
 
+/* All K slots of page's map (FS_NOPAGE where empty), or NULL if page has no map; valid
+ * until the next insert.  One index lookup for a prediction step that weighs every
+ * ordinal. */
+const uint64_t *fs_fm_slots(const fs_futuremap *fm, uint64_t page);
+/* A counter that changes whenever fs_fm_slot may answer differently than before (a
+ * slot filled or replaced, a map dropped); lookups that only refresh recency leave it.
+ * The predictor keeps a lookahead chain across events while it is unchanged. */
+uint64_t fs_fm_generation(const fs_futuremap *fm);
+
 uint64_t fs_fm_bytes(const fs_futuremap *fm);
 void fs_fm_get_stats(const fs_futuremap *fm, fs_fm_stats *out);
 const char *fs_fm_replace_name(int replace);

@@ -4,20 +4,41 @@
  * docs/MODEL.md, "The policy").
  */
 #include "model/predict.h"
+#include "model/kernels.h"
 #include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* A thread's lookahead chain: the predicted next events (token, page), oldest first, in
+ * a ring, and x, the thread's state rolled forward through all of them but the last (so
+ * one step more, fed the last token, extends the chain).  When the event that comes is
+ * the chain's first and no map changed since (the tokenizer's generation), the chain
+ * is still exactly what a fresh computation would give, shifted by one: the event's
+ * real step equals the chain's first rolled step (same state, same token), and every
+ * later step has the same inputs.  So it is popped and extended by one step instead of
+ * recomputed - the reuse of overlapping histories that the recurrent form allows. */
+#define RING FS_PRED_MAX /* a power of two, > the longest chain */
+struct chain {
+	uint64_t gen;          /* the maps' generation the chain was computed under */
+	uint32_t head, n;      /* ring of n entries from head */
+	int ended;             /* extending found no confident resolvable token */
+	int tok[RING];
+	uint64_t page[RING];
+	fs_rn_state *x;
+};
+
 struct fs_predictor {
 	const fs_model *m;
+	fs_rn_packed *pk; /* the weights in the step kernel's layout */
 	fs_predict_opts o;
 	fs_tokenizer *tok;
 	fs_rn_state **st; /* per thread */
 	float *logits;    /* per thread, V each: the last step's */
 	uint8_t *seen;    /* per thread: has stepped at least once */
+	struct chain *ch; /* per thread: the lookahead chain kept across events */
 	size_t nth;
-	fs_rn_state *tmp; /* the chain's rolled copy */
+	fs_pred_stats stats;
 };
 
 void fs_pred_opts_from_config(const fs_config *cfg, fs_predict_opts *o)
@@ -29,6 +50,7 @@ void fs_pred_opts_from_config(const fs_config *cfg, fs_predict_opts *o)
 	/* model_lookahead, not the oracle's `lookahead`: each model step costs time on
 	 * the fault path (docs/MODEL.md, "Inference cost") */
 	o->lookahead = cfg->model_lookahead ? cfg->model_lookahead : 1;
+	o->kernel = fs_rn_kernel_parse(cfg->model_kernel); /* -1: refused at creation */
 	if (o->lookahead > FS_PRED_MAX / 2)
 		o->lookahead = FS_PRED_MAX / 2;
 }
@@ -48,8 +70,8 @@ int fs_pred_create(const fs_model *m, uint64_t map_budget, const fs_predict_opts
 	if (p->o.lookahead > FS_PRED_MAX)
 		p->o.lookahead = FS_PRED_MAX;
 	int rc = fs_tok_create(&m->tok, map_budget, &p->tok);
-	if (!rc && !(p->tmp = fs_rn_state_new(m->net)))
-		rc = FS_ENOMEM;
+	if (!rc)
+		rc = o->kernel < 0 ? FS_EINVAL : fs_rn_pack(m->net, o->kernel, &p->pk);
 	if (rc) {
 		fs_pred_destroy(p);
 		return rc;
@@ -62,13 +84,16 @@ void fs_pred_destroy(fs_predictor *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->nth; i++)
+	for (size_t i = 0; i < p->nth; i++) {
 		free(p->st[i]);
+		free(p->ch[i].x);
+	}
 	free(p->st);
 	free(p->logits);
 	free(p->seen);
-	free(p->tmp);
+	free(p->ch);
 	fs_tok_destroy(p->tok);
+	fs_rn_packed_free(p->pk);
 	free(p);
 }
 
@@ -90,33 +115,23 @@ static int grow_threads(fs_predictor *p, size_t th)
 	if (!seen)
 		return FS_ENOMEM;
 	p->seen = seen;
+	struct chain *ch = realloc(p->ch, n * sizeof(*ch));
+	if (!ch)
+		return FS_ENOMEM;
+	p->ch = ch;
 	for (size_t i = p->nth; i < n; i++) {
 		p->seen[i] = 0;
-		if (!(p->st[i] = fs_rn_state_new(p->m->net))) {
-			p->nth = i;
+		memset(&p->ch[i], 0, sizeof(p->ch[i]));
+		p->st[i] = fs_rn_state_new(p->m->net);
+		p->ch[i].x = fs_rn_state_new(p->m->net);
+		if (!p->st[i] || !p->ch[i].x) {
+			free(p->st[i]);
+			free(p->ch[i].x);
 			return FS_ENOMEM;
 		}
 		p->nth = i + 1;
 	}
 	return FS_OK;
-}
-
-int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
-		       float min_prob, uint64_t *out_page)
-{
-	int best = -1;
-	uint64_t best_page = FS_NOPAGE;
-	for (size_t v = FS_TOK_ORD0; v < V; v++) {
-		if (p[v] < min_prob || (best >= 0 && p[v] <= p[best]))
-			continue;
-		uint64_t pg = fs_tok_resolve(tok, page, (int)v);
-		if (pg == FS_NOPAGE)
-			continue;
-		best = (int)v;
-		best_page = pg;
-	}
-	*out_page = best_page;
-	return best;
 }
 
 static int have_page(const uint64_t *a, int n, uint64_t pg)
@@ -125,6 +140,13 @@ static int have_page(const uint64_t *a, int n, uint64_t pg)
 		if (a[i] == pg)
 			return 1;
 	return 0;
+}
+
+static inline void chain_push(struct chain *c, int tok, uint64_t page)
+{
+	uint32_t i = (c->head + c->n++) & (RING - 1);
+	c->tok[i] = tok;
+	c->page[i] = page;
 }
 
 int fs_pred_event(fs_predictor *p, const fs_event *ev, uint32_t width, fs_pred *r)
@@ -137,16 +159,30 @@ int fs_pred_event(fs_predictor *p, const fs_event *ev, uint32_t width, fs_pred *
 	const fs_retnet *net = p->m->net;
 	const size_t V = net->cfg.vocab;
 	float *z = p->logits + th * V;
-	float pr[FS_RN_MAX_V], z2[FS_RN_MAX_V];
+	float pr[FS_RN_MAX_V];
 	int token = fs_tokenize(p->tok, ev);
 	r->token = token;
-	fs_rn_step(net, p->st[th], token, z);
+	fs_rn_kstep(p->pk, p->st[th], token, z, pr);
 	p->seen[th] = 1;
+	p->stats.events++;
+	p->stats.steps++;
+
+	/* the chain: still valid if this event is its first and no map changed */
+	struct chain *c = &p->ch[th];
+	const uint64_t gen = fs_tok_generation(p->tok);
+	int keep = !p->o.no_reuse && c->n > 0 && c->gen == gen &&
+		   c->tok[c->head] == token && c->page[c->head] == ev->page;
+	if (keep) {
+		c->head = (c->head + 1) & (RING - 1);
+		c->n--;
+		p->stats.kept++;
+	} else {
+		c->n = 0;
+	}
 	if (width > p->o.width)
 		width = p->o.width;
 	if (!width)
 		return FS_OK; /* learn only */
-	fs_rn_softmax(z, V, pr);
 
 	/* 1. the first step's most probable tokens that resolve to distinct pages */
 	int best = -1;
@@ -167,25 +203,35 @@ int fs_pred_event(fs_predictor *p, const fs_event *ev, uint32_t width, fs_pred *
 		if (best < 0)
 			best = t;
 	}
-	if (best < 0)
+	if (best < 0) {
+		c->n = 0;
 		return FS_OK;
-
-	/* 2. the lookahead chain from the best of them */
-	r->chain[r->nchain++] = r->cand[0];
-	if (p->o.lookahead > 1) {
-		fs_rn_state_copy(net, p->tmp, p->st[th]);
-		uint64_t page = r->cand[0];
-		int t = best;
-		for (uint32_t j = 1; j < p->o.lookahead; j++) {
-			fs_rn_step(net, p->tmp, t, z2);
-			fs_rn_softmax(z2, V, pr);
-			uint64_t next;
-			t = fs_best_resolvable(p->tok, pr, V, page, p->o.min_prob, &next);
-			if (t < 0)
-				break;
-			r->chain[r->nchain++] = page = next;
-		}
 	}
+
+	/* 2. the lookahead chain from the best of them: the kept one if it starts there,
+	 * else a new one from this state; extended while a step's best resolvable token
+	 * (from the page of the step before) clears min_prob */
+	if (!(c->n > 0 && c->tok[c->head] == best && c->page[c->head] == r->cand[0])) {
+		c->head = 0;
+		c->n = 0;
+		c->ended = 0;
+		chain_push(c, best, r->cand[0]);
+		fs_rn_state_copy(net, c->x, p->st[th]);
+	}
+	c->gen = gen;
+	while (c->n < p->o.lookahead && !c->ended) {
+		uint32_t last = (c->head + c->n - 1) & (RING - 1);
+		fs_rn_kstep(p->pk, c->x, c->tok[last], NULL, pr);
+		p->stats.steps++;
+		uint64_t next;
+		int t = fs_tok_best_resolvable(p->tok, pr, V, c->page[last], p->o.min_prob, &next);
+		if (t < 0)
+			c->ended = 1;
+		else
+			chain_push(c, t, next);
+	}
+	for (uint32_t j = 0; j < c->n && j < p->o.lookahead; j++)
+		r->chain[r->nchain++] = c->page[(c->head + j) & (RING - 1)];
 	return FS_OK;
 }
 
@@ -210,3 +256,5 @@ const float *fs_pred_logits(const fs_predictor *p, uint16_t thread)
 const fs_tokenizer *fs_pred_tokenizer(const fs_predictor *p) { return p->tok; }
 
 uint64_t fs_pred_map_bytes(const fs_predictor *p) { return fs_tok_map_bytes(p->tok); }
+
+void fs_pred_get_stats(const fs_predictor *p, fs_pred_stats *out) { *out = p->stats; }

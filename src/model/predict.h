@@ -15,8 +15,12 @@
  *      skipped, never the end of the prediction;
  *   3. the lookahead chain: from the best of them, a copy of the state rolled forward
  *      `lookahead - 1` more steps, each feeding the token chosen before and taking the
- *      best resolvable token from the page predicted before (fs_best_resolvable), while
- *      it clears min_prob.
+ *      best resolvable token from the page predicted before (fs_tok_best_resolvable:
+ *      "new", "start" and empty slots are skipped), while it clears min_prob.  A chain
+ *      is kept across events: when the event that comes is the one it predicted first
+ *      and no future map changed, it is shifted and extended by one step (exactly
+ *      what recomputing it would give, at the cost of one step instead of
+ *      `lookahead - 1`).
  *
  * Not thread-safe: the caller serialises calls (one pager thread, or the replay).
  */
@@ -31,6 +35,8 @@ typedef struct fs_predict_opts {
 	float min_prob;     /* a token is taken only with at least this probability */
 	uint32_t width;     /* first-step candidates (0: the model predicts nothing) */
 	uint32_t lookahead; /* model steps of the chain, the first included (>= 1) */
+	int kernel;         /* step kernel, FS_RN_K_* (model/kernels.h); 0 = the best */
+	int no_reuse;       /* recompute every chain (for tests: reuse gives the same pages) */
 } fs_predict_opts;
 
 /* The options from the settings min_prob, candidates and model_lookahead (the one
@@ -49,7 +55,8 @@ typedef struct fs_pred {
 typedef struct fs_predictor fs_predictor;
 
 /* A predictor over model m (not copied: m must outlive it), with future maps bounded
- * by map_budget bytes (0 = unbounded).  FS_EINVAL if the budget cannot hold 64 maps. */
+ * by map_budget bytes (0 = unbounded).  FS_EINVAL if the budget cannot hold 64 maps
+ * or the kernel cannot run the model's shape on this CPU. */
 int fs_pred_create(const fs_model *m, uint64_t map_budget, const fs_predict_opts *o,
 		   fs_predictor **out);
 void fs_pred_destroy(fs_predictor *p);
@@ -71,11 +78,11 @@ const float *fs_pred_logits(const fs_predictor *p, uint16_t thread);
 const fs_tokenizer *fs_pred_tokenizer(const fs_predictor *p);
 uint64_t fs_pred_map_bytes(const fs_predictor *p);
 
-/* The most probable token that resolves to a page from `page` (an ordinal whose slot
- * is filled, or a delta) and whose probability p[] is at least min_prob: "new",
- * "start" and empty slots are skipped, so a prediction step is never wasted on a token
- * that names no page.  Returns the token and its page in *out_page, or -1. */
-int fs_best_resolvable(const fs_tokenizer *tok, const float *p, size_t V, uint64_t page,
-		       float min_prob, uint64_t *out_page);
+typedef struct fs_pred_stats {
+	uint64_t events; /* events seen */
+	uint64_t steps;  /* model steps run (one per event, plus the chains') */
+	uint64_t kept;   /* events that were their chain's first: chain shifted, not redone */
+} fs_pred_stats;
+void fs_pred_get_stats(const fs_predictor *p, fs_pred_stats *out);
 
 #endif

@@ -33,6 +33,7 @@
  *   wte V*D | per layer: ln1 D, W1 D*4D, Wo D*D, ln2 D, Wf1 D*F, Wf2 F*D | lnf D | Wout D*V
  */
 #include "model/retnet.h"
+#include "model/fastexp.h"
 #include "farsight.h"
 #include "model/tokenizer.h"
 #include "common/util.h"
@@ -752,15 +753,6 @@ void fs_rn_adamw(fs_retnet *m, float lr, float beta1, float beta2, float eps, fl
 /* Recurrent form.                                                           */
 /* ======================================================================== */
 
-#define RN_MAX_HALF 32
-
-struct fs_rn_state {
-	double pc[RN_MAX_HALF], ps[RN_MAX_HALF]; /* cos, sin of pos * theta_i */
-	double rc[RN_MAX_HALF], rs[RN_MAX_HALF]; /* cos, sin of theta_i (the step) */
-	uint64_t pos;
-	float S[]; /* L x H x e x e */
-};
-
 size_t fs_rn_state_bytes(const fs_retnet *m)
 {
 	size_t e = m->cfg.d_model / m->cfg.n_heads;
@@ -771,7 +763,9 @@ void fs_rn_state_reset(const fs_retnet *m, fs_rn_state *s)
 {
 	memset(s, 0, fs_rn_state_bytes(m));
 	size_t e = m->cfg.d_model / m->cfg.n_heads;
-	for (size_t i = 0; i < e / 2 && i < RN_MAX_HALF; i++) {
+	s->half = (uint32_t)(e / 2);
+	s->n_s = (uint32_t)(m->cfg.n_layers * m->cfg.n_heads * e * e);
+	for (size_t i = 0; i < e / 2 && i < FS_RN_MAX_HALF; i++) {
 		double theta = pow((double)m->cfg.rope_base, -2.0 * (double)i / (double)e);
 		s->pc[i] = 1.0;
 		s->ps[i] = 0.0;
@@ -788,9 +782,30 @@ fs_rn_state *fs_rn_state_new(const fs_retnet *m)
 	return s;
 }
 
+void fs_rn_state_advance(fs_rn_state *s)
+{
+	/* (pc + i ps) *= (rc + i rs), renormalised with one Newton step for 1/sqrt(n)
+	 * around n = 1 (the norm drifts by ~1e-16 per step, so this keeps it at 1 to
+	 * rounding, without a division and a square root per pair) */
+	for (size_t i = 0; i < s->half; i++) {
+		double nc = s->pc[i] * s->rc[i] - s->ps[i] * s->rs[i];
+		double ns = s->pc[i] * s->rs[i] + s->ps[i] * s->rc[i];
+		double r = 1.5 - 0.5 * (nc * nc + ns * ns);
+		s->pc[i] = nc * r;
+		s->ps[i] = ns * r;
+	}
+	s->pos++;
+}
+
+/* Only what changes per step (the constant rotation per step, rc/rs, is the same in
+ * every state of a model): a lookahead copies a state on the fault path. */
 void fs_rn_state_copy(const fs_retnet *m, fs_rn_state *dst, const fs_rn_state *src)
 {
-	memcpy(dst, src, fs_rn_state_bytes(m));
+	(void)m;
+	dst->pos = src->pos;
+	memcpy(dst->pc, src->pc, src->half * sizeof(double));
+	memcpy(dst->ps, src->ps, src->half * sizeof(double));
+	memcpy(dst->S, src->S, src->n_s * sizeof(float));
 }
 
 /* The inference kernels are written as axpy loops over the output dimension (no
@@ -872,22 +887,7 @@ static inline void vec_rmsnorm(float *restrict y, const float *restrict x,
 		y[i] = x[i] * r * g[i];
 }
 
-/* exp(x) for the step, branch-free so loops over it vectorise (libm's expf/tanhf are
- * calls, and were most of a step's time): Cody-Waite range reduction x = n ln2 + r,
- * then Cephes' degree-6 polynomial for e^r on |r| <= ln2/2 (about 1 ulp), times 2^n
- * built in the exponent bits.  Inputs are clamped to [-87, 88], where float is finite. */
-static inline float fast_expf(float x)
-{
-	x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-	float fx = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-	float r = x - fx * 0.693359375f + fx * 2.12194440e-4f;
-	float z = r * r;
-	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-	y = y * z + r + 1.0f;
-	union { uint32_t u; float f; } b = { .u = (uint32_t)((int32_t)fx + 127) << 23 };
-	return y * b.f;
-}
+#define fast_expf fs_fast_expf /* model/fastexp.h */
 
 /* One head's state update and readout; inlined with a constant width for the common
  * head width 8, so o[] stays in a register. */
@@ -944,7 +944,7 @@ step_body(const fs_retnet *m, fs_rn_state *s, int token, float *logits, const si
 	const size_t half = e / 2;
 	float x[FS_RN_MAX_D], h[FS_RN_MAX_D], a[4 * FS_RN_MAX_D], q[FS_RN_MAX_D],
 		k[FS_RN_MAX_D], y[FS_RN_MAX_D], t[FS_RN_MAX_D], u[FS_RN_MAX_F];
-	float pc[RN_MAX_HALF], ps[RN_MAX_HALF];
+	float pc[FS_RN_MAX_HALF], ps[FS_RN_MAX_HALF];
 	for (size_t i = 0; i < half; i++) {
 		pc[i] = (float)s->pc[i];
 		ps[i] = (float)s->ps[i];
@@ -1009,18 +1009,7 @@ step_body(const fs_retnet *m, fs_rn_state *s, int token, float *logits, const si
 	}
 	vec_rmsnorm(h, x, m->w.lnf, D, c->eps);
 	vec_matmul(logits, h, m->w.wout, D, V);
-	/* advance the rotation by one position: (pc + i ps) *= (rc + i rs), renormalised */
-	for (size_t i = 0; i < half; i++) {
-		double nc = s->pc[i] * s->rc[i] - s->ps[i] * s->rs[i];
-		double ns = s->pc[i] * s->rs[i] + s->ps[i] * s->rc[i];
-		/* renormalise with one Newton step for 1/sqrt(n) around n = 1 (the norm
-		 * drifts by ~1e-16 per step, so this keeps it at 1 to rounding, without a
-		 * division and a square root per pair) */
-		double r = 1.5 - 0.5 * (nc * nc + ns * ns);
-		s->pc[i] = nc * r;
-		s->ps[i] = ns * r;
-	}
-	s->pos++;
+	fs_rn_state_advance(s);
 }
 
 RN_CLONES

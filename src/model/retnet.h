@@ -100,12 +100,25 @@ float fs_rn_clip_grad(fs_retnet *m, float max_norm);
 void fs_rn_adamw(fs_retnet *m, float lr, float beta1, float beta2, float eps, float wd);
 
 /* ---- recurrent form (inference) ---- */
-typedef struct fs_rn_state fs_rn_state;
+/* A thread's recurrent state.  Its layout is shared with the fused kernels
+ * (kernels.c); a state is stepped by one implementation only (fs_rn_step, or one
+ * packed kernel: their S layouts differ). */
+#define FS_RN_MAX_HALF 32 /* rotation pairs per head: head width <= 64 */
+typedef struct fs_rn_state {
+	uint64_t pos;
+	uint32_t half; /* rotation pairs per head, e/2 */
+	uint32_t n_s;  /* floats in S */
+	double rc[FS_RN_MAX_HALF], rs[FS_RN_MAX_HALF]; /* cos, sin of theta_i (one step) */
+	double pc[FS_RN_MAX_HALF], ps[FS_RN_MAX_HALF]; /* cos, sin of pos * theta_i */
+	float S[] __attribute__((aligned(64)));        /* L x H x e x e */
+} fs_rn_state;
 size_t fs_rn_state_bytes(const fs_retnet *m);
 /* malloc'd, reset; free with free(). */
 fs_rn_state *fs_rn_state_new(const fs_retnet *m);
 void fs_rn_state_reset(const fs_retnet *m, fs_rn_state *s);
 void fs_rn_state_copy(const fs_retnet *m, fs_rn_state *dst, const fs_rn_state *src);
+/* Advance the state's rotation by one position (the end of every step). */
+void fs_rn_state_advance(fs_rn_state *s);
 /* Feed one token, advance the state, write V logits for the next token. */
 void fs_rn_step(const fs_retnet *m, fs_rn_state *s, int token, float *logits);
 /* p = softmax(z) over V entries (fast exp, about 1 ulp). */

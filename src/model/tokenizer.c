@@ -137,6 +137,40 @@ uint64_t fs_tok_resolve(const fs_tokenizer *t, uint64_t page, int token)
 	return FS_NOPAGE;
 }
 
+uint64_t fs_tok_generation(const fs_tokenizer *t) { return fs_fm_generation(t->fm); }
+
+int fs_tok_best_resolvable(const fs_tokenizer *t, const float *p, size_t V, uint64_t page,
+			   float min_prob, uint64_t *out_page)
+{
+	/* the same choice as trying fs_tok_resolve on every token, in token order, keeping
+	 * the first of the most probable: ordinals from the map's slots, then deltas */
+	int best = -1;
+	uint64_t best_page = FS_NOPAGE;
+	*out_page = FS_NOPAGE;
+	if (page == FS_NOPAGE)
+		return -1;
+	const uint64_t *slot = fs_fm_slots(t->fm, page);
+	size_t nk = t->c.k < V - FS_TOK_ORD0 ? t->c.k : V - FS_TOK_ORD0;
+	for (size_t i = 0; slot && i < nk; i++) {
+		size_t v = FS_TOK_ORD0 + i;
+		if (p[v] < min_prob || (best >= 0 && p[v] <= p[best]) || slot[i] == FS_NOPAGE)
+			continue;
+		best = (int)v;
+		best_page = slot[i];
+	}
+	for (size_t v = FS_TOK_ORD0 + t->c.k; v < V; v++) {
+		if (p[v] < min_prob || (best >= 0 && p[v] <= p[best]))
+			continue;
+		uint64_t pg = fs_tok_resolve(t, page, (int)v);
+		if (pg == FS_NOPAGE)
+			continue;
+		best = (int)v;
+		best_page = pg;
+	}
+	*out_page = best_page;
+	return best;
+}
+
 uint64_t fs_tok_map_bytes(const fs_tokenizer *t)
 {
 	return fs_fm_bytes(t->fm) + t->n_threads * sizeof(uint64_t);

@@ -61,6 +61,17 @@ int fs_tokenize(fs_tokenizer *t, const fs_event *ev);
 /* Predicted page for `token` following `page`, or FS_NOPAGE. */
 uint64_t fs_tok_resolve(const fs_tokenizer *t, uint64_t page, int token);
 
+/* The future maps' generation (fs_fm_generation): unchanged means every resolve
+ * answers as before. */
+uint64_t fs_tok_generation(const fs_tokenizer *t);
+/* The most probable token that resolves to a page from `page` (an ordinal whose slot
+ * is filled, or a delta) and whose probability p[] is at least min_prob: "new",
+ * "start" and empty slots are skipped, so a prediction step is never wasted on a token
+ * that names no page.  Ties go to the lowest token.  Returns the token and its page in
+ * *out_page, or -1.  One map lookup. */
+int fs_tok_best_resolvable(const fs_tokenizer *t, const float *p, size_t V, uint64_t page,
+			   float min_prob, uint64_t *out_page);
+
 uint64_t fs_tok_map_bytes(const fs_tokenizer *t);
 void fs_tok_get_stats(const fs_tokenizer *t, fs_tok_stats *out);
 const fs_futuremap *fs_tok_maps(const fs_tokenizer *t);

@@ -21,6 +21,7 @@
  * policy; per-thread state is indexed by the event's thread number.
  */
 #include "model/modelfile.h"
+#include "model/kernels.h"
 #include "model/predict.h"
 #include "prefetch/policy.h"
 #include "common/util.h"
@@ -96,6 +97,14 @@ static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t e
 	fs_predict_opts po;
 	fs_pred_opts_from_config(cfg, &po);
 	f->width = po.width;
+	if (po.kernel < 0 || !fs_rn_kernel_ok(f->model.net, po.kernel)) {
+		fs_errf(err, errlen, "model_kernel '%s': %s; use auto, avx512, avx2, portable or "
+			"generic (the fused ones need a model of the default shape, D=16 F=32, "
+			"1 layer, 2 heads, and the CPU's instructions)", cfg->model_kernel,
+			po.kernel < 0 ? "unknown kernel" : "not available for this model on this CPU");
+		fsp_destroy(&f->base);
+		return FS_EINVAL;
+	}
 	rc = fs_pred_create(&f->model, budget, &po, &f->pred);
 	if (rc) {
 		if (rc == FS_ENOMEM)
