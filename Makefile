@@ -78,7 +78,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB) tests/testlib.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/helpers/%.c
+$(BUILD)/tests/%: tests/helpers/%.c tests/helpers/expect.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LDFLAGS) $(LDLIBS)
 

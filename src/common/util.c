@@ -2,6 +2,7 @@
  * util.c - error text, logging, output files and raw system calls (see util.h).
  */
 #include "common/util.h"
+#include "common/fds.h"
 #include "farsight.h"
 
 #include <errno.h>
@@ -91,11 +92,17 @@ int fs_out_open(fs_outfile *o, const char *path, int mode, char *err, size_t err
 	int is_link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
 	int special = exists && !S_ISREG(st.st_mode);
 	snprintf(o->dest, sizeof(o->dest), "%s", path);
-	if (special || mode == FS_OUT_IN_PLACE || (is_link && !exists)) {
+	if (special || (mode & FS_OUT_IN_PLACE) || (is_link && !exists)) {
 		/* In place, through any symlink (a dangling one creates its target).  A
 		 * device, FIFO or socket is only opened: no O_CREAT, no O_TRUNC. */
 		int fd = open(path, O_WRONLY | O_CLOEXEC | (special ? 0 : O_CREAT | O_TRUNC), 0666);
+		if (fd >= 0 && (mode & FS_OUT_RUNTIME)) {
+			fd = fs_fd_keep(fd, "trace file");
+			o->kept = 1;
+		}
 		if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+			if (o->kept)
+				fs_fd_forget(fd);
 			if (fd >= 0)
 				close(fd);
 			return out_fail(o, path, NULL, err, errlen);
@@ -117,16 +124,20 @@ int fs_out_open(fs_outfile *o, const char *path, int mode, char *err, size_t err
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return out_fail(o, path, NULL, err, errlen);
+	if (mode & FS_OUT_RUNTIME) {
+		fd = fs_fd_keep(fd, "output file");
+		o->kept = 1;
+	}
 	if (exists && fchmod(fd, st.st_mode & 07777)) { /* keep the file's permissions */
 		int e = errno;
-		close(fd);
+		fs_fd_close(fd);
 		unlink(o->tmp);
 		errno = e;
 		return out_fail(o, path, NULL, err, errlen);
 	}
 	if (!(o->f = fdopen(fd, "w"))) {
 		int e = errno;
-		close(fd);
+		fs_fd_close(fd);
 		unlink(o->tmp);
 		errno = e;
 		return out_fail(o, path, NULL, err, errlen);
@@ -145,6 +156,8 @@ int fs_out_commit(fs_outfile *o, char *err, size_t errlen)
 		bad = 1;
 		e = errno;
 	}
+	if (o->kept) /* fclose closes it without asking the shim */
+		fs_fd_forget(fileno(o->f));
 	if (fclose(o->f) && !bad) {
 		bad = 1;
 		e = errno;
@@ -168,6 +181,8 @@ void fs_out_abort(fs_outfile *o)
 {
 	if (!o->f)
 		return;
+	if (o->kept)
+		fs_fd_forget(fileno(o->f));
 	fclose(o->f);
 	o->f = NULL;
 	if (o->atomic)

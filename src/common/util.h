@@ -28,10 +28,16 @@ void fs_json_str(FILE *f, const char *s);
  * would replace it for the whole system.  A directory is refused.  FS_OUT_IN_PLACE
  * writes a regular file in place too (the trace writer: a crashed recording leaves
  * what it wrote, which the reader then reports as unfinished). */
-enum { FS_OUT_ATOMIC = 0, FS_OUT_IN_PLACE = 1 };
+enum {
+	FS_OUT_ATOMIC = 0,
+	FS_OUT_IN_PLACE = 1,
+	FS_OUT_RUNTIME = 2, /* or'ed in: a file written while the program runs (the trace):
+			     * its descriptor is the runtime's (common/fds.h) */
+};
 typedef struct fs_outfile {
 	FILE *f;
 	int atomic;         /* f is tmp, renamed to dest at commit */
+	int kept;           /* its descriptor is recorded in common/fds.h */
 	char dest[4096];    /* where the rename goes (the symlink's target, resolved) */
 	char tmp[4160];
 } fs_outfile;

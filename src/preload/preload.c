@@ -26,6 +26,7 @@
  * pager, so they always work.
  */
 #include "preload/shim.h"
+#include "common/fds.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -196,6 +197,7 @@ static void shim_exit(void)
 	fs_runtime_report(fs_shim.rt, 0);
 	const fs_config *cfg = fs_runtime_config(fs_shim.rt);
 	/* Under `farsight run` the summary is its job (report_fd is -1 then). */
+	fs_fd_forget(report_fd); /* fclose below closes it */
 	FILE *f = report_fd >= 0 ? fdopen(report_fd, "w") : NULL;
 	if (f && !cfg->quiet) {
 		fs_stats s;
@@ -210,6 +212,7 @@ static void shim_exit(void)
 __attribute__((constructor)) static void shim_start(void)
 {
 	fs_shim_busy++;
+	shim_fds_init();
 	fs_config cfg;
 	char err[512];
 	if (fs_config_from_env(&cfg, err, sizeof(err))) {
@@ -251,8 +254,9 @@ __attribute__((constructor)) static void shim_start(void)
 		_exit(1);
 	}
 	fs_runtime_attach_report(rt, root);
+	/* Kept out of the program's way, like the runtime's own (common/fds.h). */
 	if (!cfg.quiet && !getenv("FARSIGHT_REPORT_FD"))
-		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 100);
+		report_fd = fs_fd_keep(fcntl(2, F_DUPFD_CLOEXEC, 0), "copy of stderr");
 	atomic_store_explicit(&fs_shim.far_ready, 1, memory_order_release);
 	fs_shim_busy--;
 }

@@ -6,6 +6,7 @@
  *   mmap.c     private anonymous mmap/munmap/madvise/mremap served from far memory
  *   dl.c       dlopen/dlmopen/dlclose: the dynamic loader's memory stays local
  *   threads.c  pthread_create: a second thread gives a cpus=auto program its CPUs back
+ *   fds.c      close/dup2/closefrom/... kept off the runtime's descriptors
  *
  * The one rule every interposed function follows: an allocation goes to far memory
  * only when shim_far_ok() says so, that is when the runtime is running, the calling
@@ -65,6 +66,9 @@ int shim_malloc_init(char *err, size_t errlen);
 void shim_mmap_atfork_prepare(void);
 void shim_mmap_atfork_parent(void);
 void shim_mmap_atfork_child(void);
+
+/* fds.c: resolve libc's close, dup2, dup3 and fcntl (from the constructor). */
+void shim_fds_init(void);
 
 /* preload.c: "farsight: ..." straight to stderr with write(2), no allocation. */
 void shim_say(const char *a, const char *b, const char *c);

@@ -15,6 +15,7 @@
  */
 #include "runtime/runtime.h"
 #include "runtime/report.h"
+#include "common/fds.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -265,12 +266,9 @@ static void teardown(fs_runtime *rt)
 		fs_sys_munmap(rt->app, rt->npages * FS_PAGE_SIZE);
 	if (rt->alias)
 		fs_sys_munmap(rt->alias, rt->npages * FS_PAGE_SIZE);
-	if (rt->uffd >= 0)
-		close(rt->uffd);
-	if (rt->memfd >= 0)
-		close(rt->memfd);
-	if (rt->wakefd >= 0)
-		close(rt->wakefd);
+	fs_fd_close(rt->uffd);
+	fs_fd_close(rt->memfd);
+	fs_fd_close(rt->wakefd);
 	pthread_mutex_destroy(&rt->cmd_mu);
 	pthread_cond_destroy(&rt->cmd_cv);
 	pthread_mutex_destroy(&rt->trace_mu);
@@ -333,9 +331,11 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		}
 	}
 	int wp_feature = (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
+	/* Every descriptor of the runtime moves out of the program's way (common/fds.h). */
+	rt->uffd = fs_fd_keep(rt->uffd, "userfaultfd");
 
 	rc = FS_ENOMEM;
-	rt->memfd = memfd_create("farsight-arena", MFD_CLOEXEC);
+	rt->memfd = fs_fd_keep(memfd_create("farsight-arena", MFD_CLOEXEC), "arena memfd");
 	if (rt->memfd < 0 || ftruncate(rt->memfd, (off_t)cfg->arena_size)) {
 		fs_errf(err, errlen, "cannot create the %llu-byte arena memfd: %s",
 			(unsigned long long)cfg->arena_size, strerror(errno));
@@ -406,7 +406,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 			goto fail;
 		}
 	}
-	rt->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rt->wakefd = fs_fd_keep(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "wake-up eventfd");
 	if (rt->wakefd < 0) {
 		rc = FS_ENOMEM;
 		fs_errf(err, errlen, "eventfd: %s", strerror(errno));

@@ -93,7 +93,7 @@ int fs_trace_create(const char *path, const fs_trace_info *info, fs_trace_writer
 	fs_trace_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return FS_ENOMEM;
-	if (fs_out_open(&w->out, path, FS_OUT_IN_PLACE, NULL, 0)) {
+	if (fs_out_open(&w->out, path, FS_OUT_IN_PLACE | FS_OUT_RUNTIME, NULL, 0)) {
 		free(w);
 		return FS_EIO;
 	}

@@ -17,16 +17,8 @@
 #include <unistd.h>
 
 #define MIB (1u << 20)
-static int fails;
-
-#define EXPECT(cond, ...)                                                   \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "mmap check failed: " __VA_ARGS__); \
-			fprintf(stderr, "\n");                              \
-			fails++;                                            \
-		}                                                           \
-	} while (0)
+#define EXPECT_WHAT "mmap"
+#include "expect.h"
 
 static unsigned char pat(size_t i)
 {
