@@ -49,7 +49,7 @@ const char *fs_strerror(int err);
 typedef struct fs_config {
 	uint64_t local_mem;        /* local budget for far-memory pages, bytes */
 	char prefetch[32];         /* prefetcher policy name */
-	char backend[256];         /* "mem" or "tcp://HOST:PORT" */
+	char backend[256];         /* "mem", "zmem", "tcp://HOST:PORT", "redis://..." */
 	double mem_latency_us;     /* mem backend: per-request latency */
 	double mem_bandwidth_gbps; /* mem backend: link bandwidth, Gbit/s */
 	char stats_json[512];      /* write stats JSON here at exit ("" = no) */
@@ -148,6 +148,14 @@ void fs_runtime_attach_report(fs_runtime *rt, int root);
 int fs_runtime_report(fs_runtime *rt, int print);
 
 /* ---- statistics --------------------------------------------------------------- */
+#define FS_BACKEND_STATS_MAX 24
+/* One counter a backend reports about itself (zmem: pages held, compression ratio;
+ * redis: servers lost, reads served by a replica).  name is a static string. */
+typedef struct fs_named_stat {
+	const char *name;
+	double value;
+} fs_named_stat;
+
 typedef struct fs_stats {
 	uint64_t faults;             /* all userfaultfd faults taken (miss, hit, zero, wp) */
 	uint64_t demand_fetches;     /* misses served by a backend read */
@@ -181,6 +189,10 @@ typedef struct fs_stats {
 	uint64_t tree_faults, tree_demand_fetches, tree_zero_fills, tree_evictions;
 	uint64_t tree_far_bytes_read, tree_far_bytes_written;
 	uint64_t tree_local_peak_bytes;  /* the largest peak of any one process */
+	uint64_t maxrss_bytes;           /* the process's peak RSS so far (getrusage) */
+	/* The backend's own counters, as the stats JSON's "backend_stats" object. */
+	uint32_t n_backend_stats;
+	fs_named_stat backend_stats[FS_BACKEND_STATS_MAX];
 } fs_stats;
 
 int fs_stats_get(fs_runtime *rt, fs_stats *out);

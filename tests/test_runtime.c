@@ -1,10 +1,11 @@
 /*
  * test_runtime.c - the runtime through its public API: data survives eviction, the
  * budget holds, zero pages, free/discard, many threads churning pages under every
- * policy, and bad settings are refused with a message.
+ * policy and on the zmem backend, and bad settings are refused with a message.
  */
 #include "farsight.h"
 #include "testlib.h"
+#include "helpers/churn.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -141,44 +142,13 @@ TEST(discard_and_free_give_zeros)
 	fs_runtime_stop(rt);
 }
 
-struct worker {
-	fs_runtime *rt;
-	uint64_t *data; /* this thread's block */
-	size_t n;
-	uint64_t seed;
-	size_t bad;
-};
-
-static void *churn(void *arg)
+/* The integrity stress of tests/helpers/churn.h under one policy and backend: 4
+ * threads x 2 MiB, budget ~5% of the data. */
+static void stress(const char *policy, const char *arrival_place, const char *backend)
 {
-	struct worker *w = arg;
-	uint64_t x = w->seed;
-	uint32_t *version = calloc(w->n, sizeof(uint32_t));
-	for (size_t i = 0; i < w->n; i++)
-		w->data[i] = pattern(i, w->seed);
-	for (int op = 0; op < 60000; op++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		size_t i = x % w->n;
-		if (x & 0x100000) { /* write a new version */
-			version[i]++;
-			w->data[i] = pattern(i, w->seed + version[i]);
-		} else {
-			w->bad += w->data[i] != pattern(i, w->seed + version[i]);
-		}
-	}
-	for (size_t i = 0; i < w->n; i++)
-		w->bad += w->data[i] != pattern(i, w->seed + version[i]);
-	free(version);
-	return NULL;
-}
-
-static void stress(const char *policy, const char *arrival_place)
-{
-	/* 4 threads x 2 MiB, budget ~5% of the data. */
 	fs_config cfg = base_config(100 * 4096, policy);
 	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "%s", arrival_place);
+	snprintf(cfg.backend, sizeof(cfg.backend), "%s", backend);
 	fs_runtime *rt;
 	char err[256];
 	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
@@ -187,23 +157,10 @@ static void stress(const char *policy, const char *arrival_place)
 		CHECK(rc == 0);
 		return;
 	}
-	enum { T = 4 };
-	struct worker w[T];
-	pthread_t th[T];
-	for (int t = 0; t < T; t++) {
-		w[t] = (struct worker){ rt, NULL, (2u << 20) / 8, 1000 + t, 0 };
-		w[t].data = fs_alloc(rt, w[t].n * 8);
-		CHECK(w[t].data != NULL);
-		pthread_create(&th[t], NULL, churn, &w[t]);
-	}
-	size_t bad = 0;
-	for (int t = 0; t < T; t++) {
-		pthread_join(th[t], NULL);
-		bad += w[t].bad;
-	}
+	size_t bad = churn_run(rt, 4, 2u << 20, 60000);
 	if (bad)
-		fprintf(stderr, "  policy %s (arrival_place %s): %zu wrong words\n", policy,
-			arrival_place, bad);
+		fprintf(stderr, "  policy %s (arrival_place %s, backend %s): %zu wrong words\n",
+			policy, arrival_place, backend, bad);
 	CHECK_EQ_U64(bad, 0);
 	fs_stats s;
 	fs_stats_get(rt, &s);
@@ -220,11 +177,19 @@ TEST(stress_every_policy)
 	 * predictions chained through assumed hits, so this churns that path too. */
 	static const char *policies[] = { "none", "readahead", "leap", "hermit", "farsight" };
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
-		stress(policies[i], "front");
+		stress(policies[i], "front", "mem");
 	/* The other queueing of pages mapped on arrival (front, the default, has the clock
 	 * take them before they are touched; back keeps them as in use). */
-	stress("hermit", "back");
-	stress("farsight", "back");
+	stress("hermit", "back", "mem");
+	stress("farsight", "back", "mem");
+}
+
+/* The same stress over the compressed in-process backend, with each compressor (the
+ * churn's pages are random, compressible, same-filled and zero in turn). */
+TEST(stress_zmem)
+{
+	stress("readahead", "front", "zmem");
+	stress("farsight", "front", "zmem?compressor=zstd");
 }
 
 /* Demand fetches (faults on pages nobody had asked for: what prediction missed) in one
@@ -336,6 +301,7 @@ int main(void)
 	RUN(clean_pages_are_not_written_back);
 	RUN(discard_and_free_give_zeros);
 	RUN(stress_every_policy);
+	RUN(stress_zmem);
 	RUN(farsight_chain_runs_ahead_of_a_scan);
 	RUN(bad_settings_are_refused);
 	return TEST_EXIT();

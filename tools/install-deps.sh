@@ -7,6 +7,9 @@ set -euo pipefail
 PKGS=(
 	build-essential      # gcc, make
 	libjemalloc-dev      # the preload shim's allocator for far-memory arenas
+	liblz4-dev libzstd-dev # the zmem backend's compressors
+	libhiredis-dev       # the redis backend's client
+	redis-server         # the redis backend's tests start their own servers on loopback
 	liblemon-dev         # mcf workload: LEMON NetworkSimplex
 	libglpk-dev          # mcf workload: GLPK's netgen instance generator
 	libigraph-dev        # cross-checks of the graph workloads

@@ -1,6 +1,9 @@
 /*
  * backend.c - picks the backend named by the `backend` setting; the liveness message
  * shared by the remote backends.
+ *
+ * One table of the backends' names, read by fs_backend_open and by the CLI's check of
+ * --backend (fs_backend_check), so the list of names lives in one place.
  */
 #include "backend/backend.h"
 #include "common/util.h"
@@ -8,14 +11,61 @@
 #include <stdio.h>
 #include <string.h>
 
+#define BACKEND_NAMES \
+	"mem, zmem[?compressor=lz4|zstd], tcp://HOST:PORT or " \
+	"redis://HOST:PORT[,HOST:PORT...][?replicas=N]"
+
+/* The part of spec after its backend's name (options or an address), or NULL when
+ * spec names no backend.  *kind receives which one. */
+enum { B_MEM, B_ZMEM, B_TCP, B_REDIS };
+static const char *split(const char *spec, int *kind)
+{
+	if (!strcmp(spec, "mem"))
+		return *kind = B_MEM, spec + 3;
+	if (!strcmp(spec, "zmem"))
+		return *kind = B_ZMEM, spec + 4;
+	if (!strncmp(spec, "zmem?", 5))
+		return *kind = B_ZMEM, spec + 5;
+	if (!strncmp(spec, "tcp://", 6))
+		return *kind = B_TCP, spec + 6;
+	if (!strncmp(spec, "redis://", 8))
+		return *kind = B_REDIS, spec + 8;
+	return NULL;
+}
+
+int fs_backend_check(const char *spec, char *err, size_t errlen)
+{
+	int kind;
+	const char *rest = split(spec, &kind);
+	if (!rest) {
+		fs_errf(err, errlen, "unknown backend '%s'; use " BACKEND_NAMES, spec);
+		return FS_EINVAL;
+	}
+	if (kind == B_ZMEM)
+		return fs_backend_zmem_options(rest, NULL, err, errlen);
+	if (kind == B_REDIS)
+		return fs_backend_redis_check(rest, err, errlen);
+	return FS_OK;
+}
+
 int fs_backend_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen)
 {
-	if (!strcmp(cfg->backend, "mem"))
+	int kind;
+	const char *rest = split(cfg->backend, &kind);
+	if (!rest) {
+		fs_errf(err, errlen, "unknown backend '%s'; use " BACKEND_NAMES, cfg->backend);
+		return FS_EINVAL;
+	}
+	switch (kind) {
+	case B_MEM:
 		return fs_backend_mem_open(cfg, out, err, errlen);
-	if (!strncmp(cfg->backend, "tcp://", 6))
-		return fs_backend_tcp_open(cfg, cfg->backend + 6, out, err, errlen);
-	fs_errf(err, errlen, "unknown backend '%s'; use mem or tcp://HOST:PORT", cfg->backend);
-	return FS_EINVAL;
+	case B_ZMEM:
+		return fs_backend_zmem_open(cfg, rest, out, err, errlen);
+	case B_REDIS:
+		return fs_backend_redis_open(cfg, rest, out, err, errlen);
+	default:
+		return fs_backend_tcp_open(cfg, rest, out, err, errlen);
+	}
 }
 
 void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l,

@@ -57,6 +57,10 @@ typedef struct fs_backend_ops {
 	int (*discard)(fs_backend *b, uint64_t page, uint64_t npages);
 	/* Requests submitted but not yet returned by poll. */
 	int (*inflight)(fs_backend *b);
+	/* Optional: the backend's own counters, up to max, for the summary and the stats
+	 * JSON.  Called from any thread while the pager runs: it reads only counters the
+	 * backend keeps in relaxed atomics. */
+	int (*stats)(fs_backend *b, fs_named_stat *out, int max);
 	void (*close)(fs_backend *b);
 } fs_backend_ops;
 
@@ -105,11 +109,24 @@ static inline uint64_t fs_live_left(const fs_liveness *l, uint64_t now, uint64_t
 void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l,
 			 uint64_t now, uint32_t waiting, uint32_t timeout_ms);
 
-/* Open the backend named by cfg->backend ("mem", "tcp://HOST:PORT"). */
+/* Open the backend named by cfg->backend ("mem", "zmem[?compressor=lz4|zstd]",
+ * "tcp://HOST:PORT", "redis://HOST:PORT[,HOST:PORT...][?replicas=N]"). */
 int fs_backend_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen);
 
 /* Constructors of the individual backends (src/backend/<name>.c). */
 int fs_backend_mem_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen);
+/* Is spec a backend this build knows, with valid options?  (The CLI's --backend check;
+ * an address is only resolved when the backend opens.) */
+int fs_backend_check(const char *spec, char *err, size_t errlen);
+
+int fs_backend_zmem_open(const fs_config *cfg, const char *options, fs_backend **out,
+			 char *err, size_t errlen);
+/* Parse zmem's options ("", "compressor=lz4|zstd"); *compressor gets the choice. */
+int fs_backend_zmem_options(const char *options, int *compressor, char *err, size_t errlen);
+/* spec: what follows "redis://" (HOST:PORT[,HOST:PORT...][?replicas=N]). */
+int fs_backend_redis_open(const fs_config *cfg, const char *spec, fs_backend **out,
+			  char *err, size_t errlen);
+int fs_backend_redis_check(const char *spec, char *err, size_t errlen);
 int fs_backend_tcp_open(const fs_config *cfg, const char *hostport, fs_backend **out,
 			char *err, size_t errlen);
 

@@ -23,6 +23,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,11 +46,26 @@ struct mem_backend {
 	uint64_t link_free;
 	struct pending *q;
 	int nq, capq;
+	_Atomic uint64_t held, held_peak; /* pages with a far copy (for stats) */
 };
 
 static int bit_get(const uint64_t *bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
-static void bit_set(uint64_t *bm, uint64_t i) { bm[i >> 6] |= 1ull << (i & 63); }
-static void bit_clear(uint64_t *bm, uint64_t i) { bm[i >> 6] &= ~(1ull << (i & 63)); }
+
+/* Mark or unmark a page as held, counting held pages for stats(). */
+static void set_held(struct mem_backend *m, uint64_t i, int on)
+{
+	uint64_t bit = 1ull << (i & 63), *w = &m->written[i >> 6];
+	if (!!(*w & bit) == on)
+		return;
+	*w ^= bit;
+	if (!on) {
+		atomic_fetch_sub_explicit(&m->held, 1, memory_order_relaxed);
+		return;
+	}
+	uint64_t h = atomic_fetch_add_explicit(&m->held, 1, memory_order_relaxed) + 1;
+	if (h > atomic_load_explicit(&m->held_peak, memory_order_relaxed))
+		atomic_store_explicit(&m->held_peak, h, memory_order_relaxed);
+}
 
 static int enqueue(struct mem_backend *m, const fs_io *io, uint64_t now)
 {
@@ -124,7 +140,7 @@ static int mem_submit_write(fs_backend *b, const fs_io *ios, int n)
 		memcpy(m->store + io->page * FS_PAGE_SIZE, io->buf,
 		       (size_t)io->npages * FS_PAGE_SIZE);
 		for (uint32_t k = 0; k < io->npages; k++)
-			bit_set(m->written, io->page + k);
+			set_held(m, io->page + k, 1);
 	}
 	return i;
 }
@@ -166,13 +182,29 @@ static int mem_discard(fs_backend *b, uint64_t page, uint64_t npages)
 	if (page >= m->npages || npages > m->npages - page)
 		return FS_ERANGE;
 	for (uint64_t k = 0; k < npages; k++)
-		bit_clear(m->written, page + k);
+		set_held(m, page + k, 0);
 	/* Give the emulated far memory back to the host in whole pages. */
 	fs_sys_madvise(m->store + page * FS_PAGE_SIZE, npages * FS_PAGE_SIZE, MADV_DONTNEED);
 	return FS_OK;
 }
 
 static int mem_inflight(fs_backend *b) { return ((struct mem_backend *)b)->nq; }
+
+/* The same names as zmem's, so a bench compares the two: a full page per page held. */
+static int mem_stats(fs_backend *b, fs_named_stat *out, int max)
+{
+	struct mem_backend *m = (struct mem_backend *)b;
+	uint64_t held = atomic_load_explicit(&m->held, memory_order_relaxed);
+	uint64_t peak = atomic_load_explicit(&m->held_peak, memory_order_relaxed);
+	fs_named_stat s[] = {
+		{ "pages_held", (double)held },
+		{ "held_bytes", (double)held * FS_PAGE_SIZE },
+		{ "held_bytes_peak", (double)peak * FS_PAGE_SIZE },
+	};
+	int n = FS_MIN(max, (int)FS_ARRAY_SIZE(s));
+	memcpy(out, s, (size_t)n * sizeof(*out));
+	return n;
+}
 
 static void mem_close(fs_backend *b)
 {
@@ -190,6 +222,7 @@ static const fs_backend_ops mem_ops = {
 	.poll = mem_poll,
 	.discard = mem_discard,
 	.inflight = mem_inflight,
+	.stats = mem_stats,
 	.close = mem_close,
 };
 

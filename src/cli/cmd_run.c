@@ -16,6 +16,7 @@
  */
 #include "cli/cli.h"
 #include "farsight.h"
+#include "backend/backend.h"
 #include "prefetch/policy.h"
 #include "common/util.h"
 #include "model/modelfile.h"
@@ -79,9 +80,8 @@ static int check_value(const fs_setting_info *s, const char *value)
 		return fs_cli_usage_error("--prefetch: unknown prefetcher '%s'; choose one of: %s",
 					  value, list);
 	}
-	if (!strcmp(s->name, "backend") && strcmp(value, "mem") && strncmp(value, "tcp://", 6))
-		return fs_cli_usage_error("--backend: unknown backend '%s'; use mem or tcp://HOST:PORT",
-					  value);
+	if (!strcmp(s->name, "backend") && fs_backend_check(value, err, sizeof(err)))
+		return fs_cli_usage_error("--backend: %s", err);
 	return 0;
 }
 

@@ -11,9 +11,12 @@
  */
 #include "runtime/runtime.h"
 
+#include "backend/backend.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 void fs_latency_add(struct fs_latency *h, uint64_t ns)
 {
@@ -81,6 +84,13 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	fs_stats_compute(&rt->c, &rt->lat_demand, &rt->lat_hit, rt->pages.budget,
 			 (double)(fs_now_ns() - rt->start_ns) / 1e9, s);
 	snprintf(s->placement, sizeof(s->placement), "%s", rt->placement);
+	struct rusage ru;
+	if (!getrusage(RUSAGE_SELF, &ru))
+		s->maxrss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+	if (rt->be && rt->be->ops->stats) {
+		int n = rt->be->ops->stats(rt->be, s->backend_stats, FS_BACKEND_STATS_MAX);
+		s->n_backend_stats = n > 0 ? (uint32_t)n : 0;
+	}
 	return FS_OK;
 }
 
@@ -136,6 +146,15 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 			(unsigned long long)s->tree_zero_fills, (unsigned long long)s->tree_evictions,
 			trd, twr, tpk);
 	}
+	if (s->n_backend_stats) {
+		char rss[32];
+		human_bytes(rss, sizeof(rss), s->maxrss_bytes);
+		fprintf(f, "farsight:   process peak RSS %s; backend:", rss);
+		for (uint32_t i = 0; i < s->n_backend_stats; i++)
+			fprintf(f, "%s %s %.4g", i ? "," : "", s->backend_stats[i].name,
+				s->backend_stats[i].value);
+		fprintf(f, "\n");
+	}
 }
 
 int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path)
@@ -186,8 +205,18 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	U(tree_far_bytes_read);
 	U(tree_far_bytes_written);
 	U(tree_local_peak_bytes);
+	U(maxrss_bytes);
 #undef U
 #undef D
+	if (s->n_backend_stats) {
+		fprintf(f, ",\n  \"backend_stats\": {");
+		for (uint32_t i = 0; i < s->n_backend_stats; i++) {
+			fprintf(f, "%s\n    ", i ? "," : "");
+			fs_json_str(f, s->backend_stats[i].name);
+			fprintf(f, ": %.10g", s->backend_stats[i].value);
+		}
+		fprintf(f, "\n  }");
+	}
 	fprintf(f, "\n}\n");
 	return fs_out_commit(&out, NULL, 0);
 }
