@@ -24,7 +24,9 @@
 # (pswpin, swap_ra, ...) are system-wide too and are reported as deltas over the run.
 #
 # Output: a JSON object (to --json FILE, else to stdout after the program's output)
-# and a summary line on stderr.  Exit status: 0 the program succeeded, 1 it failed
+# and a summary line on stderr.  With --swap zram it includes zram's mm_stat as "zram":
+# mem_used_max (the compressed store's peak memory), and the data it held and its
+# compressed size at the sample that held the most (peak_orig/compr_data_size).  Exit status: 0 the program succeeded, 1 it failed
 # (its status is in the JSON), 2 usage error, 3 skipped (not root, no cgroup v1 memory
 # controller, no zram), 4 set-up error.
 set -u
@@ -158,10 +160,32 @@ t0=$(date +%s.%N)
 # In the background, so that a signal to this script runs the teardown at once (it
 # kills what is left in the cgroup); <&0 keeps the program's stdin.
 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' linux-swap-run "$cg" "$@" <&0 &
-wait $!
+prog=$!
+# zram frees its pages when the program exits: sample mm_stat meanwhile (every 0.2 s)
+# and keep the sample that held the most, for the compression ratio.
+sampler=""
+if [ -n "$zram_id" ]; then
+	zram_peak=$(mktemp)
+	( best=0; while kill -0 "$prog" 2>/dev/null; do
+		read -r o c _ </sys/block/zram$zram_id/mm_stat
+		if [ "$o" -gt "$best" ]; then best=$o; echo "$o $c" >"$zram_peak"; fi
+		sleep 0.2
+	done ) &
+	sampler=$!
+fi
+wait $prog
 status=$?
+[ -n "$sampler" ] && wait "$sampler" 2>/dev/null
 t1=$(date +%s.%N)
 after=$(vmstat)
+# zram's own account (Documentation/admin-guide/blockdev/zram.rst, mm_stat): what it
+# held, compressed, and the most memory it took: RAM the process's RSS does not show.
+zram_stat=""
+if [ -n "$zram_id" ]; then
+	read -r peak_orig peak_compr <"$zram_peak" 2>/dev/null || { peak_orig=0; peak_compr=0; }
+	rm -f "$zram_peak"
+	zram_stat=$(awk -v po="${peak_orig:-0}" -v pc="${peak_compr:-0}" '{ printf "{\"mem_used_max\": %d, \"peak_orig_data_size\": %d, \"peak_compr_data_size\": %d, \"compression_ratio\": %.4f}", $5, po, pc, pc > 0 ? po / pc : 0 }' "/sys/block/zram$zram_id/mm_stat" 2>/dev/null)
+fi
 
 # ---- report -----------------------------------------------------------------------
 stat_file="$cg/memory.stat"
@@ -176,7 +200,8 @@ report=$( {
 	sed 's/^/S /' "$stat_file"
 } | awk -v t0="$t0" -v t1="$t1" -v limit="$limit_bytes" -v peak="$peak" \
 	-v failcnt="$failcnt" -v oom="${oom_kills:-0}" -v status="$status" -v swap="$swap" \
-	-v dev="$swapdev" -v cluster="$cluster" -v vma_ra="$vma_ra" -v cmd="$cmd_json" '
+	-v dev="$swapdev" -v cluster="$cluster" -v vma_ra="$vma_ra" -v cmd="$cmd_json" \
+	-v zram="$zram_stat" '
 	$1 == "B" { b[$2] = $3 } $1 == "A" { a[$2] = $3 }
 	$1 == "S" { s[$2] = $3; order[++ns] = $2 }
 	function d(k) { return a[k] - b[k] }
@@ -210,6 +235,7 @@ report=$( {
 		printf "  \"refaults_anon\": %d,\n", s["workingset_refault_anon"]
 		printf "  \"limit_hits\": %d,\n", failcnt
 		printf "  \"oom_kills\": %d,\n", oom
+		if (zram != "") printf "  \"zram\": %s,\n", zram
 		printf "  \"global_counters\": [\"prefetches_issued\", \"prefetch_hits\", \"wasted_prefetches\", \"writebacks\", \"far_bytes_read\", \"far_bytes_written\", \"swap_ins\"],\n"
 		printf "  \"memory_stat\": {"
 		for (i = 1; i <= ns; i++) printf "%s\"%s\": %s", (i > 1 ? ", " : ""), order[i], s[order[i]]

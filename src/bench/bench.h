@@ -47,7 +47,7 @@ typedef struct bench_run {
 	char checksum[24];
 	int checksum_ok;        /* equals the plain run's checksum */
 	double normalised;      /* plain median / seconds */
-	long maxrss_kb;         /* the child's peak RSS (wait4), for plain runs' overhead */
+	long maxrss_kb;         /* the child's peak RSS (wait4); results.csv's peak_rss_bytes */
 	int skipped;            /* not run: linux-swap unavailable here (plan.swap_skip) */
 	int n_kv;
 	bench_kv kv[BENCH_MAX_KV];
@@ -62,8 +62,11 @@ typedef struct bench_run {
 int bench_exec(char *const argv[], const char *out_path, const char *err_path, int cpu,
 	       double timeout_s, double term_grace_s, double *seconds, long *maxrss_kb);
 /* The page-cluster of a kernel-baseline configuration name: 3 for "linux-swap", 0 for
- * "linux-swap-ra0"; -1 for a farsight prefetcher. */
+ * "linux-swap-ra0" and "linux-swap-zram" (zram is read synchronously, without swap
+ * readahead, and zram setups set page-cluster 0); -1 for a farsight prefetcher. */
 int bench_linux_swap_cluster(const char *prefetch);
+/* Its swap device: "zram" for "linux-swap-zram" (compressed RAM, lz4), else "file". */
+const char *bench_linux_swap_device(const char *prefetch);
 /* A prefetcher entry is a policy name, optionally with settings of `farsight run`:
  * "farsight+prefetch_map=fault" runs farsight with --prefetch-map fault, so two
  * configurations of one policy stand side by side in one bench.  bench_policy_is

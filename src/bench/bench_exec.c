@@ -43,9 +43,14 @@ int bench_linux_swap_cluster(const char *prefetch)
 {
 	if (!strcmp(prefetch, "linux-swap"))
 		return 3;
-	if (!strcmp(prefetch, "linux-swap-ra0"))
+	if (!strcmp(prefetch, "linux-swap-ra0") || !strcmp(prefetch, "linux-swap-zram"))
 		return 0;
 	return -1;
+}
+
+const char *bench_linux_swap_device(const char *prefetch)
+{
+	return !strcmp(prefetch, "linux-swap-zram") ? "zram" : "file";
 }
 
 int bench_policy_is(const char *entry, const char *policy)

@@ -92,7 +92,8 @@ static int make_lists(bench_plan *p, const bench_opts *o)
 					snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
 						 *list ? ", " : "", *n);
 				return fs_cli_usage_error("bench: unknown prefetcher '%s'; choose from: %s, "
-							  "or the kernel baselines linux-swap, linux-swap-ra0",
+							  "or the kernel baselines linux-swap, linux-swap-ra0, "
+							  "linux-swap-zram",
 							  p->prefetch[i], list);
 			}
 	} else {

@@ -242,7 +242,8 @@ int bench_read_csv(bench_plan *p, int *cap, const char *path, char *err, size_t 
 		r->workload = intern(p->workloads, &p->n_workloads, 8, vals[0]);
 		/* The prefetcher columns are the far runs' prefetchers; the all-local and
 		 * record runs name a baseline configuration (none, linux-swap). */
-		static const char *const base[] = { "", "none", "linux-swap", "linux-swap-ra0" };
+		static const char *const base[] = { "", "none", "linux-swap", "linux-swap-ra0",
+						    "linux-swap-zram" };
 		r->prefetch = NULL;
 		for (size_t b = 0; r->kind != RUN_FAR && b < sizeof base / sizeof base[0]; b++)
 			if (!strcmp(vals[4], base[b]))
@@ -513,7 +514,8 @@ int bench_write_report(const bench_plan *p)
 	else if (has_swap)
 		fprintf(f, "linux-swap (the kernel baseline, docs/BASELINES.md): the plain workload, without "
 			   "farsight, under `tools/linux-swap-run.sh --swap file --page-cluster 3` "
-			   "(`linux-swap-ra0`: page-cluster 0, no swap readahead), pinned like the other runs, in "
+			   "(`linux-swap-ra0`: page-cluster 0, no swap readahead; `linux-swap-zram`: `--swap zram "
+			   "--page-cluster 0`, compressed RAM), pinned like the other runs, in "
 			   "a cgroup v1 memory cgroup whose limit is the same budget plus the cgroup's overhead "
 			   "(what the all-local linux-swap run held beyond the footprint: stack, libraries' "
 			   "data, small allocations, page cache; at least 1 MiB); the limit is "

@@ -224,7 +224,7 @@ static void run_argv(const bench_plan *p, const bench_run *r, const wl_state *s,
 		av[ac++] = "--limit";
 		av[ac++] = c->limit;
 		av[ac++] = "--swap";
-		av[ac++] = "file";
+		av[ac++] = (char *)bench_linux_swap_device(r->prefetch);
 		av[ac++] = "--page-cluster";
 		av[ac++] = c->cluster;
 		av[ac++] = "--swap-size";
@@ -320,8 +320,15 @@ static int run_exec(bench_plan *p, bench_run *r, wl_state *s, const run_cmd *c)
 	r->seconds = isnan(kernel) ? r->wall_seconds : kernel;
 	bench_read_checksum(c->out, r->checksum, sizeof r->checksum);
 	if (r->kind != RUN_PLAIN) {
-		int n = bench_read_json(c->json, r->kv, BENCH_MAX_KV);
+		int n = bench_read_json(c->json, r->kv, BENCH_MAX_KV - 1);
 		r->n_kv = n > 0 ? n : 0;
+	}
+	/* The whole process's peak RSS, for every kind of run (the RAM a backend saves:
+	 * docs/BACKENDS.md); under linux-swap the largest of the script and the workload. */
+	if (r->maxrss_kb > 0) {
+		bench_kv *kv = &r->kv[r->n_kv++];
+		snprintf(kv->key, sizeof kv->key, "peak_rss_bytes");
+		snprintf(kv->val, sizeof kv->val, "%lld", (long long)r->maxrss_kb * 1024);
 	}
 	if (c->swap_cluster >= 0) {
 		/* 1: the program failed, its own status is in the JSON; 2/4: the script's

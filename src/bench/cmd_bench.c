@@ -12,11 +12,12 @@
  *      --reps runs of `farsight run --local-mem BUDGET --prefetch P --stats-json F --
  *      farsight-workloads W ...` (the program `farsight workload` execs; see below).  The oracle first gets a trace recorded at the same
  *      budget with --prefetch none (the run it replays).
- *   4. the kernel baseline, when --prefetch names linux-swap (or linux-swap-ra0): one
+ *   4. the kernel baseline, when --prefetch names linux-swap (linux-swap-ra0, or
+ *      linux-swap-zram: compressed RAM as the swap device): one
  *      all-local run of the plain workload under tools/linux-swap-run.sh with a 16G
  *      limit (the memory the cgroup charges it beyond the footprint: stack, libraries'
  *      data, small allocations, page cache), then per ratio runs with a cgroup v1
- *      memory limit of the same budget plus that overhead, a swapfile and
+ *      memory limit of the same budget plus that overhead, a swapfile (zram) and
  *      vm.page-cluster 3 (0); its farsight-named stats JSON is read like the others'.
  *      Where the script cannot run (exit 3: no root, no cgroup v1) it is skipped, with
  *      a note in the report.
@@ -55,7 +56,8 @@ static void usage(FILE *f)
 		"  --workloads LIST  comma-separated (default mcf,xgboost,pagerank,sssp)\n"
 		"  --ratios LIST     local memory, percent of footprint (default 30,50,80,90)\n"
 		"  --prefetch LIST   prefetchers (default: every one the runtime has; farsight only\n"
-		"                    with --models); linux-swap (linux-swap-ra0: page-cluster 0)\n"
+		"                    with --models); linux-swap (linux-swap-ra0: page-cluster 0;\n"
+		"                    linux-swap-zram: zram, lz4)\n"
 		"                    adds the kernel baseline, tools/linux-swap-run.sh (needs root\n"
 		"                    and cgroup v1; skipped otherwise).  POLICY+SETTING=VALUE\n"
 		"                    runs a policy with settings of farsight run, e.g.\n"
