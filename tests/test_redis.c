@@ -3,7 +3,7 @@
  * loopback (tests/helpers/redis_spawn.h): the many-threads integrity stress at a 5%
  * budget over three servers with replicas=1, with and without one server killed in the
  * middle (nothing lost, the stats show the failover); a server killed with replicas=0
- * is a clear error; keys the engine dropped (a real LRU eviction, a flush) are detected
+ * is a clear error; a silent (stopped) server is lost after backend_timeout_ms; keys the engine dropped (a real LRU eviction, a flush) are detected
  * rather than read as zeros, and served from a replica when there is one; a full
  * server is "far memory full"; a server that may evict is refused at start; demand
  * reads see earlier writes and do not wait behind prefetches; bad specs are refused;
@@ -40,9 +40,12 @@ static void spec(char *out, size_t cap, redis_proc *s, int n, const char *opts)
 	snprintf(out + strlen(out), cap - strlen(out), "%s", opts);
 }
 
+static uint32_t timeout_ms = 10000; /* backend_timeout_ms of the next open_be */
+
 static fs_backend *open_be(const char *backend, char *err, size_t errlen, int *rc)
 {
 	fs_config cfg = config(backend);
+	cfg.backend_timeout_ms = timeout_ms;
 	fs_backend *b = NULL;
 	*rc = fs_backend_open(&cfg, &b, err, errlen);
 	return b;
@@ -230,6 +233,43 @@ TEST(killed_server_without_replicas_is_a_clear_error)
 	CHECK_STR_CONTAINS(b->errmsg, "with replicas=0 the pages it held are gone");
 	b->ops->close(b);
 	redis_stop(&s[0], SIGTERM);
+}
+
+/* A server that stops answering without closing its connections (SIGSTOP: a hang, a
+ * partition) is lost after backend_timeout_ms: with a replica its reads fail over,
+ * without one the error names it. */
+TEST(silent_server_is_lost_after_the_deadline)
+{
+	redis_proc s[2];
+	for (int i = 0; i < 2; i++)
+		CHECK(redis_start(&s[i], NULL) == 0);
+	char be[256], err[256];
+	int rc;
+	timeout_ms = 300;
+	spec(be, sizeof(be), s, 2, "?replicas=1");
+	fs_backend *b = open_be(be, err, sizeof(err), &rc);
+	spec(be, sizeof(be), s, 2, "");
+	fs_backend *b0 = open_be(be, err, sizeof(err), &rc);
+	timeout_ms = 10000;
+	CHECK(b != NULL && b0 != NULL);
+	if (!b || !b0)
+		return;
+	CHECK(pages_io(b, 512, 2, 1, NULL) == 0);
+	CHECK(pages_io(b0, 512, 2, 1, NULL) == 0);
+	kill(s[1].pid, SIGSTOP);
+	size_t wrong = 1;
+	CHECK(pages_io(b, 512, 2, 0, &wrong) == 0);
+	CHECK_EQ_U64(wrong, 0);
+	CHECK_EQ_U64(stat_of(b, "servers_lost"), 1);
+	CHECK(stat_of(b, "reads_failed_over") > 0);
+	CHECK(pages_io(b0, 512, 2, 0, &wrong) == FS_EBACKEND);
+	CHECK_STR_CONTAINS(b0->errmsg, s[1].addr);
+	CHECK_STR_CONTAINS(b0->errmsg, "sent nothing for");
+	kill(s[1].pid, SIGCONT);
+	b->ops->close(b);
+	b0->ops->close(b0);
+	for (int i = 0; i < 2; i++)
+		redis_stop(&s[i], SIGKILL);
 }
 
 TEST(eviction_by_the_engine_is_detected_not_read_as_zeros)
@@ -427,6 +467,7 @@ int main(void)
 	RUN(demand_read_sees_the_write_before_it);
 	RUN(demand_read_does_not_wait_behind_prefetches);
 	RUN(killed_server_without_replicas_is_a_clear_error);
+	RUN(silent_server_is_lost_after_the_deadline);
 	RUN(eviction_by_the_engine_is_detected_not_read_as_zeros);
 	RUN(pages_flushed_on_one_server_come_from_the_replica);
 	RUN(full_server_is_far_memory_full);

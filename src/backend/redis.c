@@ -206,6 +206,8 @@ static int send_cmd(struct redis_backend *r, int n, int which, uint32_t opi, uin
 	    redisAppendCommandArgv(c->c, argc, r->argv, r->argl) != REDIS_OK)
 		return fail(r, FS_ENOMEM, "redis backend: out of local memory for the send queue "
 					  "of %s", r->node[n].addr);
+	if (!c->count)
+		fs_live_busy(&c->live, fs_now_ns());
 	struct cmd *m = ring_at(c, c->count);
 	*m = (struct cmd){ .op = opi, .page = page, .npages = npages, .kind = (uint8_t)kind,
 			   .rank = (uint8_t)rank };
@@ -598,9 +600,44 @@ static void rx(struct redis_backend *r, struct node *nd, struct conn *c)
 			if (rc)
 				return;
 		}
+		fs_live_heard(&c->live, fs_now_ns(), c->count > 0);
 		if ((size_t)got < RX_CHUNK)
 			return;
 	}
+}
+
+/* The deadline (backend_timeout_ms, shared with the tcp backend: backend.h): a
+ * server whose connection has had commands in flight and heard nothing for that long
+ * is lost, as if its connection had broken (a stopped or partitioned server fails
+ * over to the replicas instead of stalling the program).  Returns how long poll may
+ * still wait, in ns. */
+static uint64_t check_silence(struct redis_backend *r, uint64_t now)
+{
+	uint64_t left = UINT64_MAX, limit = (uint64_t)r->timeout_ms * 1000000ull;
+	for (int k = 0; k < r->nnodes && !r->err; k++)
+		for (int w = 0; w < 2 && !r->node[k].lost; w++) {
+			struct conn *c = &r->node[k].conn[w];
+			uint64_t l = fs_live_left(&c->live, now, limit);
+			if (l) {
+				left = FS_MIN(left, l);
+				continue;
+			}
+			/* Bytes may be waiting that nobody read yet (this process was
+			 * stopped, or busy elsewhere): that is not silence. */
+			struct pollfd pf = { .fd = c->c->fd, .events = POLLIN };
+			if (poll(&pf, 1, 0) > 0) {
+				c->live.quiet_since = now;
+				continue;
+			}
+			/* Integers only: the pager must not format floats (backend.c). */
+			char why[160];
+			uint64_t ds = (now - c->live.quiet_since) / 100000000ull;
+			snprintf(why, sizeof(why), "it sent nothing for %llu.%llu s with %u commands "
+				 "waiting (backend_timeout_ms %u)", (unsigned long long)(ds / 10),
+				 (unsigned long long)(ds % 10), c->count, r->timeout_ms);
+			node_lost(r, &r->node[k], why);
+		}
+	return left;
 }
 
 static int redis_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)
@@ -610,8 +647,10 @@ static int redis_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_n
 	struct pollfd pf[2 * MAX_NODES];
 	struct conn *pc[2 * MAX_NODES];
 	struct node *pn[2 * MAX_NODES];
+	/* max == 0 (discard making room): one round of waiting and receiving, then return;
+	 * completions stay queued for a later poll. */
 	for (;;) {
-		if (r->err && !r->dcount)
+		if (r->err && (!r->dcount || max == 0))
 			return r->err;
 		if (r->dcount && max > 0) {
 			int n = 0;
@@ -640,9 +679,12 @@ static int redis_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_n
 		if (!np)
 			return 0;
 		uint64_t now = fs_now_ns();
+		uint64_t live_left = check_silence(r, now);
+		if (r->err || (r->dcount && max > 0))
+			continue; /* lost (an error), or its reads failed over and completed */
 		struct timespec ts = { 0, 0 }, *tsp = NULL;
-		if (deadline != UINT64_MAX) {
-			uint64_t left = now >= deadline ? 0 : deadline - now;
+		if (deadline != UINT64_MAX || live_left != UINT64_MAX) {
+			uint64_t left = now >= deadline ? 0 : FS_MIN(deadline - now, live_left);
 			ts.tv_sec = (time_t)(left / 1000000000ull);
 			ts.tv_nsec = (long)(left % 1000000000ull);
 			tsp = &ts;
@@ -660,10 +702,8 @@ static int redis_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_n
 		}
 		if (r->dcount && max > 0)
 			continue;
-		if (max == 0 && (r->dcount || pr > 0))
-			return 0; /* called to make room: progress was made */
-		if (fs_now_ns() >= deadline)
-			return 0;
+		if (max == 0 || fs_now_ns() >= deadline)
+			return r->err;
 	}
 }
 

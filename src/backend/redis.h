@@ -47,6 +47,7 @@ struct conn {
 	struct cmd *ring; /* FIFO of the commands in flight, cap entries (grows when a lost
 			   * server's reads move here) */
 	uint32_t head, count, cap, nwrites;
+	fs_liveness live; /* silence while commands are in flight (backend_timeout_ms) */
 };
 
 struct node {
@@ -76,6 +77,7 @@ struct redis_backend {
 	fs_io_done *done;
 	uint32_t dhead, dcount;
 	int err; /* sticky FS_E* */
+	uint32_t timeout_ms; /* backend_timeout_ms: a longer silence means the server is gone */
 	int janitor_fd;
 	unsigned char *rxbuf;
 	const char *argv[2 * FS_IO_MAX_PAGES + 1];

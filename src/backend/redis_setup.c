@@ -286,6 +286,7 @@ int fs_backend_redis_open(const fs_config *cfg, const char *spec, fs_backend **o
 	if (!r)
 		return FS_ENOMEM;
 	r->base.ops = &fs_redis_ops;
+	r->timeout_ms = cfg->backend_timeout_ms;
 	r->janitor_fd = -1;
 	int rc = parse_spec(r, spec, err, errlen);
 	if (rc) {
