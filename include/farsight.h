@@ -150,7 +150,8 @@ int fs_runtime_report(fs_runtime *rt, int print);
 /* ---- statistics --------------------------------------------------------------- */
 #define FS_BACKEND_STATS_MAX 24
 /* One counter a backend reports about itself (zmem: pages held, compression ratio;
- * redis: servers lost, reads served by a replica).  name is a static string. */
+ * redis: servers lost, reads served by a replica).  name lives as long as the runtime
+ * (or the `farsight run` report) the fs_stats came from. */
 typedef struct fs_named_stat {
 	const char *name;
 	double value;

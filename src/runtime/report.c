@@ -9,12 +9,14 @@
  * program only has to keep its numbers where that process can read them.
  */
 #include "runtime/report.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct fs_report *fs_report_create(int *fd)
@@ -126,6 +128,29 @@ static void copy_words(void *dst, const void *src, size_t bytes)
 				      memory_order_relaxed);
 }
 
+/* The backend's own counters (names copied: the backend's are its static strings)
+ * and the process's peak RSS. */
+static void publish_backend(struct fs_report *r, fs_runtime *rt)
+{
+	struct rusage ru;
+	if (!getrusage(RUSAGE_SELF, &ru))
+		atomic_store_explicit(&r->maxrss_bytes, (uint64_t)ru.ru_maxrss * 1024,
+				      memory_order_relaxed);
+	if (!rt->be || !rt->be->ops->stats)
+		return;
+	fs_named_stat st[FS_BACKEND_STATS_MAX];
+	int n = rt->be->ops->stats(rt->be, st, FS_BACKEND_STATS_MAX);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(r->backend_stat_name[i], st[i].name))
+			snprintf(r->backend_stat_name[i], sizeof(r->backend_stat_name[i]), "%s",
+				 st[i].name);
+		uint64_t bits;
+		memcpy(&bits, &st[i].value, sizeof(bits));
+		atomic_store_explicit(&r->backend_stat_bits[i], bits, memory_order_relaxed);
+	}
+	atomic_store(&r->n_backend_stats, n > 0 ? (uint32_t)n : 0);
+}
+
 void fs_report_publish(fs_runtime *rt, int final)
 {
 	struct fs_report *r = rt->report;
@@ -164,6 +189,7 @@ void fs_report_publish(fs_runtime *rt, int final)
 		copy_words(&r->lat_demand, &rt->lat_demand, sizeof(r->lat_demand));
 		copy_words(&r->lat_hit, &rt->lat_hit, sizeof(r->lat_hit));
 		snprintf(r->placement, sizeof(r->placement), "%s", rt->placement);
+		publish_backend(r, rt);
 		atomic_store(&r->published_ns, rt->report_last_ns);
 	}
 	if (final && !rt->report_root && rt->report_slot >= 0) {
@@ -222,6 +248,13 @@ void fs_report_stats(const struct fs_report *r, fs_stats *s)
 	fs_stats_compute(&r->c, &r->lat_demand, &r->lat_hit, atomic_load(&r->budget_pages),
 			 end > start ? (double)(end - start) / 1e9 : 0, s);
 	snprintf(s->placement, sizeof(s->placement), "%s", r->placement);
+	s->maxrss_bytes = atomic_load(&r->maxrss_bytes);
+	s->n_backend_stats = atomic_load(&r->n_backend_stats);
+	for (uint32_t i = 0; i < s->n_backend_stats; i++) {
+		uint64_t bits = atomic_load(&r->backend_stat_bits[i]);
+		memcpy(&s->backend_stats[i].value, &bits, sizeof(bits));
+		s->backend_stats[i].name = r->backend_stat_name[i];
+	}
 	s->processes = atomic_load(&r->processes);
 	const struct fs_report_proc *d = &r->done;
 	s->tree_faults = atomic_load(&d->faults);

@@ -52,6 +52,11 @@ struct fs_report {
 	char note[512];                 /* a sentence for the user (e.g. an unmatched trace) */
 	char command[256];              /* the root image's command line */
 	_Atomic uint64_t local_bytes[FS_LOCAL_REASONS]; /* all processes */
+	/* The root image's backend counters (fs_stats.backend_stats) and peak RSS. */
+	_Atomic uint32_t n_backend_stats;
+	char backend_stat_name[FS_BACKEND_STATS_MAX][32];
+	_Atomic uint64_t backend_stat_bits[FS_BACKEND_STATS_MAX]; /* the doubles' bits */
+	_Atomic uint64_t maxrss_bytes;
 	_Atomic uint32_t processes;     /* process images that started a runtime */
 	_Atomic uint32_t untracked;     /* ... that found no free slot */
 	struct fs_report_proc done;     /* sums of ended processes */
