@@ -76,7 +76,7 @@ $(PRELOAD): $(PRELOAD_OBJ) $(LIB_OBJ)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) -o $@ $(CLI_OBJ) $(LIB) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(LIB) tests/testlib.h
+$(BUILD)/tests/%: tests/%.c $(LIB) tests/testlib.h $(wildcard tests/helpers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 

@@ -20,3 +20,14 @@ start_memd() {
 	for _ in $(seq 200); do [ -s "$tmp/$name.port" ] && break; sleep 0.05; done
 	port=$(cat "$tmp/$name.port")
 }
+
+# test_setup NAME: a scratch folder $tmp, the pids array the start_* helpers add their
+# servers to (resumed if stopped, then killed, at exit, and $tmp removed), fail=0;
+# check CONDITION MESSAGE prints "ok" or "FAIL" and sets fail=1.
+test_setup() {
+	tmp=$(mktemp -d "/tmp/fs-$1.XXXXXX")
+	pids=()
+	fail=0
+	trap 'for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+}
+check() { if eval "$1"; then echo "ok   $2"; else echo "FAIL $2"; fail=1; fi; }

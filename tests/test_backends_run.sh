@@ -8,12 +8,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 BIN=$FARSIGHT_BIN
 CHURN="$BUILD/tests/memd_churn"
-tmp=$(mktemp -d /tmp/fs-backends-run.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail=0
-check() { if eval "$1"; then echo "ok   $2"; else echo "FAIL $2"; fail=1; fi; }
+test_setup backends-run
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_redis() { # sets port and rpid

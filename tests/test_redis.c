@@ -12,6 +12,7 @@
 #include "testlib.h"
 #include "backend/backend.h"
 #include "common/util.h"
+#include "helpers/backend_io.h"
 #include "helpers/churn.h"
 #include "helpers/redis_spawn.h"
 
@@ -51,14 +52,31 @@ static fs_backend *open_be(const char *backend, char *err, size_t errlen, int *r
 	return b;
 }
 
-static double stat_of(fs_backend *b, const char *name)
+/* Start n servers (extra: their redis-server arguments, or NULL) and open a backend
+ * on them with opts ("", "?replicas=1"); NULL (a failed check) if either fails. */
+static fs_backend *pool(redis_proc *s, int n, const char *opts, const char *const *extra)
 {
-	fs_named_stat s[FS_BACKEND_STATS_MAX];
-	int n = b->ops->stats(b, s, FS_BACKEND_STATS_MAX);
 	for (int i = 0; i < n; i++)
-		if (!strcmp(s[i].name, name))
-			return s[i].value;
-	return -1;
+		if (redis_start(&s[i], extra)) {
+			CHECK(!"redis-server started");
+			return NULL;
+		}
+	char be[256], err[256] = "";
+	int rc;
+	spec(be, sizeof(be), s, n, opts);
+	fs_backend *b = open_be(be, err, sizeof(err), &rc);
+	if (rc)
+		fprintf(stderr, "  %s: %s\n", be, err);
+	CHECK(rc == 0 && b != NULL);
+	return b;
+}
+
+static void pool_close(fs_backend *b, redis_proc *s, int n)
+{
+	if (b)
+		b->ops->close(b);
+	for (int i = 0; i < n; i++)
+		redis_stop(&s[i], SIGKILL);
 }
 
 static double rt_stat(fs_runtime *rt, const char *name)
@@ -69,33 +87,6 @@ static double rt_stat(fs_runtime *rt, const char *name)
 		if (!strcmp(s.backend_stats[i].name, name))
 			return s.backend_stats[i].value;
 	return -1;
-}
-
-/* Submit ios and poll until all are done; returns 0 or the first error. */
-static int run_ios(fs_backend *b, fs_io *ios, int n, int write)
-{
-	int off = 0;
-	while (off < n) {
-		int rc = write ? b->ops->submit_write(b, ios + off, n - off)
-			       : b->ops->submit_read(b, ios + off, n - off);
-		if (rc < 0)
-			return rc;
-		off += rc;
-		fs_io_done d[256];
-		int got = b->ops->poll(b, d, 256, off < n ? 1000000 : 0);
-		if (got < 0)
-			return got;
-	}
-	fs_io_done d[256];
-	while (b->ops->inflight(b)) {
-		int got = b->ops->poll(b, d, 256, -1);
-		if (got < 0)
-			return got;
-		for (int i = 0; i < got; i++)
-			if (d[i].status)
-				return d[i].status;
-	}
-	return 0;
 }
 
 /* Write (or read back and compare) pages [0, n) of kind-mixed content, version v, in
@@ -214,25 +205,17 @@ TEST(stress_with_a_server_killed_midway_loses_nothing) { stress(1); }
 TEST(killed_server_without_replicas_is_a_clear_error)
 {
 	redis_proc s[2];
-	for (int i = 0; i < 2; i++)
-		CHECK(redis_start(&s[i], NULL) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), s, 2, "");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(s, 2, "", NULL);
 	if (!b)
 		return;
 	CHECK(pages_io(b, 512, 1, 1, NULL) == 0);
 	CHECK(redis_cmd(&s[1], "DBSIZE") > 0);
 	redis_stop(&s[1], SIGKILL);
 	size_t wrong = 0;
-	rc = pages_io(b, 512, 1, 0, &wrong);
-	CHECK(rc == FS_EBACKEND);
+	CHECK(pages_io(b, 512, 1, 0, &wrong) == FS_EBACKEND);
 	CHECK_STR_CONTAINS(b->errmsg, s[1].addr);
 	CHECK_STR_CONTAINS(b->errmsg, "with replicas=0 the pages it held are gone");
-	b->ops->close(b);
-	redis_stop(&s[0], SIGTERM);
+	pool_close(b, s, 2);
 }
 
 /* A server that stops answering without closing its connections (SIGSTOP: a hang, a
@@ -275,12 +258,7 @@ TEST(silent_server_is_lost_after_the_deadline)
 TEST(eviction_by_the_engine_is_detected_not_read_as_zeros)
 {
 	redis_proc s;
-	CHECK(redis_start(&s, NULL) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), &s, 1, "");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(&s, 1, "", NULL);
 	if (!b)
 		return;
 	/* Someone reconfigures the server behind farsight's back: a 2 MiB LRU cache. */
@@ -289,24 +267,16 @@ TEST(eviction_by_the_engine_is_detected_not_read_as_zeros)
 	CHECK(pages_io(b, 2048, 1, 1, NULL) == 0); /* 8 MiB: most are evicted */
 	CHECK(redis_info(&s, "evicted_keys") > 0);
 	size_t wrong = 0;
-	rc = pages_io(b, 2048, 1, 0, &wrong);
-	CHECK(rc == FS_EBACKEND);
+	CHECK(pages_io(b, 2048, 1, 0, &wrong) == FS_EBACKEND);
 	CHECK_STR_CONTAINS(b->errmsg, "is missing on every replica");
 	CHECK_STR_CONTAINS(b->errmsg, "never reads a lost page as zeros");
-	b->ops->close(b);
-	redis_stop(&s, SIGTERM);
+	pool_close(b, &s, 1);
 }
 
 TEST(pages_flushed_on_one_server_come_from_the_replica)
 {
 	redis_proc s[2];
-	for (int i = 0; i < 2; i++)
-		CHECK(redis_start(&s[i], NULL) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), s, 2, "?replicas=1");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(s, 2, "?replicas=1", NULL);
 	if (!b)
 		return;
 	CHECK(pages_io(b, 1024, 3, 1, NULL) == 0);
@@ -321,28 +291,20 @@ TEST(pages_flushed_on_one_server_come_from_the_replica)
 	CHECK(redis_cmd(&s[1], "FLUSHALL") > 0);
 	CHECK(pages_io(b, 64, 3, 0, &wrong) == FS_EBACKEND);
 	CHECK_STR_CONTAINS(b->errmsg, "is missing on every replica");
-	b->ops->close(b);
-	for (int i = 0; i < 2; i++)
-		redis_stop(&s[i], SIGTERM);
+	pool_close(b, s, 2);
 }
 
 TEST(full_server_is_far_memory_full)
 {
 	redis_proc s;
 	const char *const small[] = { "--maxmemory", "3mb", NULL };
-	CHECK(redis_start(&s, small) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), &s, 1, "");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(&s, 1, "", small);
 	if (!b)
 		return;
 	CHECK(pages_io(b, 2048, 1, 1, NULL) == FS_EFULL);
 	CHECK_STR_CONTAINS(b->errmsg, "far memory full");
 	CHECK_STR_CONTAINS(b->errmsg, s.addr);
-	b->ops->close(b);
-	redis_stop(&s, SIGTERM);
+	pool_close(b, &s, 1);
 }
 
 TEST(a_server_that_may_evict_is_refused_at_start)
@@ -371,13 +333,7 @@ TEST(a_server_that_may_evict_is_refused_at_start)
 TEST(demand_read_sees_the_write_before_it)
 {
 	redis_proc s[2];
-	for (int i = 0; i < 2; i++)
-		CHECK(redis_start(&s[i], NULL) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), s, 2, "?replicas=1");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(s, 2, "?replicas=1", NULL);
 	if (!b)
 		return;
 	unsigned char *w = malloc(8 * PG), *r = malloc(8 * PG);
@@ -397,20 +353,13 @@ TEST(demand_read_sees_the_write_before_it)
 	CHECK_EQ_U64(stale, 0);
 	free(w);
 	free(r);
-	b->ops->close(b);
-	for (int i = 0; i < 2; i++)
-		redis_stop(&s[i], SIGTERM);
+	pool_close(b, s, 2);
 }
 
 TEST(demand_read_does_not_wait_behind_prefetches)
 {
 	redis_proc s;
-	CHECK(redis_start(&s, NULL) == 0);
-	char be[256], err[256];
-	int rc;
-	spec(be, sizeof(be), &s, 1, "");
-	fs_backend *b = open_be(be, err, sizeof(err), &rc);
-	CHECK(rc == 0);
+	fs_backend *b = pool(&s, 1, "", NULL);
 	if (!b)
 		return;
 	enum { RUNS = 48 }; /* 48 MiB of prefetches in flight */
@@ -439,8 +388,7 @@ TEST(demand_read_does_not_wait_behind_prefetches)
 	fprintf(stderr, "  demand read completed as %d of %d\n", demand_at + 1, RUNS + 1);
 	CHECK(demand_at >= 0 && demand_at < RUNS / 2);
 	free(buf);
-	b->ops->close(b);
-	redis_stop(&s, SIGTERM);
+	pool_close(b, &s, 1);
 }
 
 TEST(bad_specs_are_refused)

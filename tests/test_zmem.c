@@ -10,6 +10,7 @@
  */
 #include "testlib.h"
 #include "backend/backend.h"
+#include "helpers/backend_io.h"
 #include "helpers/churn.h"
 
 #include <stdint.h>
@@ -33,17 +34,6 @@ static fs_backend *open_zmem(const char *spec)
 	return b;
 }
 
-static double stat_of(fs_backend *b, const char *name)
-{
-	fs_named_stat s[FS_BACKEND_STATS_MAX];
-	int n = b->ops->stats(b, s, FS_BACKEND_STATS_MAX);
-	for (int i = 0; i < n; i++)
-		if (!strcmp(s[i].name, name))
-			return s[i].value;
-	fprintf(stderr, "  no stat %s\n", name);
-	return -1;
-}
-
 /* Page p of kind k (0 random, 1 compressible, 2 same-filled, 3 zero), version v. */
 static void fill(void *buf, uint64_t p, int k, uint32_t v)
 {
@@ -56,30 +46,12 @@ static void fill(void *buf, uint64_t p, int k, uint32_t v)
 
 static int wr(fs_backend *b, uint64_t page, uint32_t n, void *buf)
 {
-	fs_io io = { .page = page, .npages = n, .flags = FS_IO_WRITEBACK, .buf = buf, .tag = page };
-	int rc = b->ops->submit_write(b, &io, 1);
-	if (rc != 1)
-		return rc < 0 ? rc : -100;
-	fs_io_done d[64];
-	while (b->ops->inflight(b))
-		if (b->ops->poll(b, d, 64, -1) < 0)
-			return -101;
-	return 0;
+	return run_io(b, page, n, buf, FS_IO_WRITEBACK, 1);
 }
 
 static int rd(fs_backend *b, uint64_t page, uint32_t n, void *buf, uint32_t flags)
 {
-	fs_io io = { .page = page, .npages = n, .flags = flags, .buf = buf, .tag = page };
-	int rc = b->ops->submit_read(b, &io, 1);
-	if (rc != 1)
-		return rc < 0 ? rc : -100;
-	fs_io_done d[64];
-	while (b->ops->inflight(b)) {
-		int got = b->ops->poll(b, d, 64, -1);
-		if (got < 0)
-			return got;
-	}
-	return 0;
+	return run_io(b, page, n, buf, flags, 0);
 }
 
 static void round_trip(const char *spec)

@@ -459,6 +459,16 @@ static int check_range(struct zmem_backend *z, const fs_io *io)
 	return FS_OK;
 }
 
+/* 1 when io may be taken (its range is valid, its completion has room), 0 when the
+ * queues are full (take no more of the batch), FS_ERANGE. */
+static int admit(struct zmem_backend *z, const fs_io *io)
+{
+	int rc = check_range(z, io);
+	if (rc)
+		return rc;
+	return z->dcount + z->qcount < QCAP;
+}
+
 static void push_done(struct zmem_backend *z, uint64_t tag, int status, int demand)
 {
 	z->done[(z->dhead + z->dcount) % QCAP] = (fs_io_done){ .tag = tag, .status = status };
@@ -510,60 +520,65 @@ static int settle(struct zmem_backend *z, uint64_t page, uint64_t n)
 	return FS_OK;
 }
 
-static int zmem_submit_read(fs_backend *b, const fs_io *ios, int n)
+/* A read: demand reads are served now, prefetches queued for poll(). */
+static int take_read(struct zmem_backend *z, const fs_io *io)
+{
+	for (uint32_t k = 0; k < io->npages; k++)
+		if (z->ent[io->page + k].kind == Z_NONE) {
+			fs_errf(z->base.errmsg, sizeof(z->base.errmsg),
+				"zmem backend: page %llu was never written to far memory",
+				(unsigned long long)(io->page + k));
+			return FS_EBACKEND;
+		}
+	if (io->flags & FS_IO_DEMAND) {
+		int rc = read_run(z, io->page, io->npages, io->buf);
+		if (!rc)
+			push_done(z, io->tag, FS_OK, 1);
+		return rc;
+	}
+	z->q[(z->qhead + z->qcount) % QCAP] = (struct qread){ io->tag, io->page, io->buf, io->npages };
+	z->qcount++;
+	for (uint32_t k = 0; k < io->npages; k++)
+		if (z->ent[io->page + k].pending < UINT8_MAX)
+			z->ent[io->page + k].pending++;
+	return FS_OK;
+}
+
+/* A write: compressed now (the bytes are taken), its completion ready at once. */
+static int take_write(struct zmem_backend *z, const fs_io *io)
+{
+	int rc = settle(z, io->page, io->npages);
+	for (uint32_t k = 0; k < io->npages && !rc; k++)
+		rc = page_store(z, io->page + k, (const char *)io->buf + (size_t)k * FS_PAGE_SIZE);
+	if (!rc)
+		push_done(z, io->tag, FS_OK, 0);
+	return rc;
+}
+
+/* Take requests while the queues have room: the count taken, or an error. */
+static int submit(fs_backend *b, const fs_io *ios, int n,
+		  int (*take)(struct zmem_backend *, const fs_io *))
 {
 	struct zmem_backend *z = (struct zmem_backend *)b;
 	int i;
 	for (i = 0; i < n; i++) {
-		const fs_io *io = &ios[i];
-		int rc = check_range(z, io);
-		if (rc)
-			return rc;
-		for (uint32_t k = 0; k < io->npages; k++)
-			if (z->ent[io->page + k].kind == Z_NONE) {
-				fs_errf(b->errmsg, sizeof(b->errmsg),
-					"zmem backend: page %llu was never written to far memory",
-					(unsigned long long)(io->page + k));
-				return FS_EBACKEND;
-			}
-		if (z->dcount + z->qcount >= QCAP)
+		int rc = admit(z, &ios[i]);
+		if (rc == 0)
 			break;
-		if (io->flags & FS_IO_DEMAND) {
-			if ((rc = read_run(z, io->page, io->npages, io->buf)))
-				return rc;
-			push_done(z, io->tag, FS_OK, 1);
-			continue;
-		}
-		z->q[(z->qhead + z->qcount) % QCAP] =
-			(struct qread){ io->tag, io->page, io->buf, io->npages };
-		z->qcount++;
-		for (uint32_t k = 0; k < io->npages; k++)
-			if (z->ent[io->page + k].pending < UINT8_MAX)
-				z->ent[io->page + k].pending++;
+		if (rc < 0 || (rc = take(z, &ios[i])))
+			return rc;
 	}
 	return i;
 }
 
+static int zmem_submit_read(fs_backend *b, const fs_io *ios, int n)
+{
+	return submit(b, ios, n, take_read);
+}
+
 static int zmem_submit_write(fs_backend *b, const fs_io *ios, int n)
 {
-	struct zmem_backend *z = (struct zmem_backend *)b;
-	int i;
-	for (i = 0; i < n; i++) {
-		const fs_io *io = &ios[i];
-		int rc = check_range(z, io);
-		if (rc)
-			return rc;
-		if (z->dcount + z->qcount >= QCAP)
-			break;
-		if ((rc = settle(z, io->page, io->npages)))
-			return rc;
-		for (uint32_t k = 0; k < io->npages; k++)
-			if ((rc = page_store(z, io->page + k,
-					     (const char *)io->buf + (size_t)k * FS_PAGE_SIZE)))
-				return rc;
-		push_done(z, io->tag, FS_OK, 0);
-	}
-	return i;
+	return submit(b, ios, n, take_write);
 }
 
 static int zmem_poll(fs_backend *b, fs_io_done *out, int max, int64_t timeout_ns)

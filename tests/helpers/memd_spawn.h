@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers/spawn.h"
+
 typedef struct memd_proc {
 	pid_t pid;
 	int port;
@@ -65,21 +67,9 @@ static inline int memd_start(memd_proc *m, const char *name, const char *const *
 	for (int i = 0; extra && extra[i] && a < 30; i++)
 		argv[a++] = extra[i];
 	argv[a] = NULL;
-	pid_t parent = getpid();
-	pid_t pid = fork();
+	pid_t pid = test_spawn(argv, m->log, "FARSIGHT_DEBUG=1");
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int fd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		setenv("FARSIGHT_DEBUG", "1", 1);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	m->pid = pid;
 	for (int i = 0; i < 500; i++) { /* up to 5 s */
 		FILE *f = fopen(portfile, "r");

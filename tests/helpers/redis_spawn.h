@@ -4,8 +4,8 @@
  *
  * Each server gets a port the kernel just handed out (bind to port 0, read it, close,
  * start redis on it; retried if another process took it meanwhile), no persistence,
- * maxmemory-policy noeviction unless the test asks otherwise, and PR_SET_PDEATHSIG so
- * no server outlives a crashed test.  redis-server comes from tools/install-deps.sh.
+ * maxmemory-policy noeviction unless the test asks otherwise; it dies with the test
+ * (helpers/spawn.h).  redis-server comes from tools/install-deps.sh.
  */
 #ifndef FS_REDIS_SPAWN_H
 #define FS_REDIS_SPAWN_H
@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "helpers/spawn.h"
 
 typedef struct redis_proc {
 	pid_t pid;
@@ -132,17 +134,9 @@ static inline int redis_start(redis_proc *p, const char *const *extra)
 		for (int i = 0; extra && extra[i] && a < 38; i++)
 			argv[a++] = extra[i];
 		argv[a] = NULL;
-		pid_t parent = getpid();
-		pid_t pid = fork();
+		pid_t pid = test_spawn(argv, NULL, NULL);
 		if (pid < 0)
 			return -1;
-		if (pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
-				_exit(127);
-			execvp(argv[0], (char *const *)argv);
-			_exit(127);
-		}
 		p->pid = pid;
 		for (int i = 0; i < 300; i++) { /* up to 3 s */
 			if (redis_cmd(p, "PING") > 0)
