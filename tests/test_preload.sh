@@ -79,9 +79,16 @@ st=$?
 check "fork+exec, system, popen, posix_spawn" $? "$got"
 
 got=$(run_far FARSIGHT_LOCAL_MEM=1M FARSIGHT_QUIET=1 -- "$H/preload_fork" touch 2>&1)
-grep -q "child status 1" <<<"$got" &&
-	grep -q "farsight: this process was forked and the child touched far memory at 0x" <<<"$got"
-check "fork then touch: the child stops with a clear message" $? "$got"
+grep -q "child status 0" <<<"$got"
+check "fork then touch: the child reads the parent's data" $? "$got"
+
+got=$(run_far FARSIGHT_LOCAL_MEM=2M FARSIGHT_QUIET=1 FARSIGHT_STATS_JSON="$TMP/cow.json" -- \
+	"$H/preload_fork" cow 16 3 2>&1)
+st=$?
+w=$(json_num "$TMP/cow.json" tree_far_bytes_written)
+[ $st -eq 0 ] && grep -q "^cow ok" <<<"$got" && [ "$(json_num "$TMP/cow.json" processes)" -ge 5 ] &&
+	[ "${w%.*}" -gt $((16 << 20)) ]
+check "fork without exec: parent, 3 children and a grandchild each write and read their own copy of a 16 MiB far buffer at a 2M budget ($w bytes written far)" $? "$got"
 
 got=$(run_far FARSIGHT_LOCAL_MEM=lots -- /bin/true 2>&1)
 st=$?

@@ -21,6 +21,9 @@ PKGS=(
 	sqlite3              # preload test: an unmodified program under far memory
 	python3              # preload test: an unmodified program under far memory
 	procps util-linux iproute2 # ps, taskset, ip netns for tests
+	git                  # fork test: git clone and gc under far memory
+	redis-server redis-tools # fork test: BGSAVE (a forked child writes the dump)
+	busybox-static       # test: a static binary gets one line saying why it has no far memory
 )
 DEV_PKGS=(python3-torch python3-numpy libopenblas-dev)
 if [ "${1:-}" = "--dev" ]; then PKGS+=("${DEV_PKGS[@]}"); fi

@@ -62,6 +62,11 @@ typedef struct fs_backend_ops {
 	 * backend keeps in relaxed atomics. */
 	int (*stats)(fs_backend *b, fs_named_stat *out, int max);
 	void (*close)(fs_backend *b);
+	/* In a child forked without exec (runtime/fork.c), on the inherited backend: make
+	 * it the child's own, holding the parent's far pages as they were at the fork,
+	 * never shared with the parent.  NULL: the backend cannot, and forked children
+	 * run without far memory (and are stopped with a message if they touch it). */
+	int (*fork_child)(fs_backend *b, char *err, size_t errlen);
 } fs_backend_ops;
 
 struct fs_backend {

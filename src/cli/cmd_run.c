@@ -25,6 +25,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,27 @@ static const char *preload_blocked(const char *file)
 	}
 	close(fd);
 	return why;
+}
+
+/* cpus=auto: the program and its pager share the CPU we run on while the program has
+ * one thread (the runtime gives the CPUs back when it starts a second).  Done here,
+ * before exec, and named in FARSIGHT_CPUS_PINNED, so that every image the program
+ * execs into knows which CPUs it really has. */
+static void pin_for_auto(const fs_config *cfg)
+{
+	cpu_set_t all, one;
+	if (strcmp(cfg->cpus, "auto") || sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
+		return;
+	int cpu = sched_getcpu();
+	if (cpu < 0 || !CPU_ISSET(cpu, &all))
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	char list[64], note[96];
+	fs_cpu_list(&all, list, sizeof(list));
+	snprintf(note, sizeof(note), "%d:%s", cpu, list);
+	if (sched_setaffinity(0, sizeof(one), &one) == 0)
+		setenv("FARSIGHT_CPUS_PINNED", note, 1);
 }
 
 /* ---- signals: forwarded to the program ------------------------------------------ */
@@ -309,6 +331,7 @@ int fs_cmd_run(int argc, char **argv)
 		char root[32];
 		snprintf(root, sizeof(root), "%d", (int)getpid());
 		setenv("FARSIGHT_ROOT_PID", root, 1);
+		pin_for_auto(&cfg);
 		execvp(prog, argv + i);
 		fprintf(stderr, "farsight: cannot run %s: %s\n", prog, strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);

@@ -1,6 +1,6 @@
 /*
- * dl.c - dlopen and friends of a preloaded program: the dynamic loader's own memory
- * stays local.
+ * dl.c - dlopen and friends, and setlocale and friends, of a preloaded program: the
+ * dynamic loader's and the C library's long-lived structures stay in local memory.
  *
  * The loader allocates a link_map, scope arrays and error strings with malloc for
  * every library a program dlopens (the JVM loads libjvm.so that way, Python its
@@ -11,10 +11,17 @@
  * counter raised, which sends their allocations (and those of the libraries'
  * constructors) to local memory; the preload library is also linked with -z now, so
  * the pager does not bind its own symbols lazily.
+ *
+ * Locales are the same kind of memory: setlocale loads the locale's tables with
+ * malloc, and every thread the C library starts reads them (__ctype_init in
+ * start_thread) before it runs a line of its own, the pager thread of a forked child
+ * included, which would then wait on itself (bash's subshells hung so); the pager's
+ * own messages read them too (strerror, number formatting).
  */
 #include "preload/shim.h"
 
 #include <dlfcn.h>
+#include <locale.h>
 
 typedef void *(*open_fn)(const char *, int);
 typedef void *(*mopen_fn)(Lmid_t, const char *, int);
@@ -60,4 +67,41 @@ int dlclose(void *h)
 	int rc = real_dlclose ? real_dlclose(h) : -1;
 	fs_shim_busy--;
 	return rc;
+}
+
+typedef char *(*setlocale_fn)(int, const char *);
+typedef locale_t (*newlocale_fn)(int, const char *, locale_t);
+typedef locale_t (*duplocale_fn)(locale_t);
+
+char *setlocale(int category, const char *name)
+{
+	static setlocale_fn real;
+	if (!real)
+		real = (setlocale_fn)next("setlocale");
+	fs_shim_busy++;
+	char *r = real ? real(category, name) : NULL;
+	fs_shim_busy--;
+	return r;
+}
+
+locale_t newlocale(int mask, const char *name, locale_t base)
+{
+	static newlocale_fn real;
+	if (!real)
+		real = (newlocale_fn)next("newlocale");
+	fs_shim_busy++;
+	locale_t r = real ? real(mask, name, base) : (locale_t)0;
+	fs_shim_busy--;
+	return r;
+}
+
+locale_t duplocale(locale_t l)
+{
+	static duplocale_fn real;
+	if (!real)
+		real = (duplocale_fn)next("duplocale");
+	fs_shim_busy++;
+	locale_t r = real ? real(l) : (locale_t)0;
+	fs_shim_busy--;
+	return r;
 }

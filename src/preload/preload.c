@@ -27,6 +27,7 @@
  */
 #include "preload/shim.h"
 #include "common/fds.h"
+#include "runtime/runtime.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -59,14 +60,17 @@ void shim_say(const char *a, const char *b, const char *c)
 
 /* ---- fork ----------------------------------------------------------------------- */
 
+/* Why this forked child has no far memory of its own (fork.c could not give it one). */
+static char child_why[300];
+
 static void child_touched(const void *addr)
 {
-	char hex[32];
-	snprintf(hex, sizeof(hex), "%p", addr);
-	shim_say("this process was forked and the child touched far memory at ", hex,
-		 "; farsight supports fork only when the child calls exec (use posix_spawn or "
-		 "exec right after fork)");
-	_exit(1);
+	char what[400];
+	snprintf(what, sizeof(what), "%p, but it has no far memory of its own: %s", addr,
+		 child_why);
+	shim_say("this process was forked and touched the parent's far memory at ", what,
+		 "; the child is stopped (exit status 1), the parent is not affected");
+	syscall(SYS_exit_group, 1);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
@@ -89,21 +93,46 @@ static void install_fault_handler(void)
 	sigaction(SIGBUS, &sa, &saved_bus);
 }
 
+/* Fork without exec (runtime/fork.c): prepare freezes the pager and sets up the
+ * child's arena, the child starts its own runtime on it, the parent lets the pager go
+ * on.  These handlers are registered after jemalloc's, so this prepare runs before
+ * jemalloc locks its arenas (the pager may still need them), and jemalloc's child
+ * handler runs before ours, touching only its metadata, which is local. */
 static void atfork_prepare(void)
 {
 	shim_mmap_atfork_prepare();
+	if (fs_shim.rt && !fs_shim.forked_child) {
+		fs_shim_busy++;
+		fs_fork_prepare(fs_shim.rt);
+		fs_shim_busy--;
+	}
 }
 
 static void atfork_parent(void)
 {
+	if (fs_shim.rt && !fs_shim.forked_child) {
+		fs_shim_busy++;
+		fs_fork_parent(fs_shim.rt, 0);
+		fs_shim_busy--;
+	}
 	shim_mmap_atfork_parent();
 }
 
 static void atfork_child(void)
 {
-	fs_shim.forked_child = 1;
 	shim_mmap_atfork_child();
-	install_fault_handler();
+	if (!fs_shim.rt || fs_shim.forked_child)
+		return; /* a child of a child without far memory: the same */
+	fs_shim_busy++;
+	char err[256];
+	if (fs_fork_child(fs_shim.rt, err, sizeof(err)) == 0) {
+		fs_shim.pid = getpid();
+	} else {
+		snprintf(child_why, sizeof(child_why), "%s", err);
+		fs_shim.forked_child = 1;
+		install_fault_handler();
+	}
+	fs_shim_busy--;
 }
 
 /* A forked child whose exec arguments are in far memory: execve would fail with

@@ -412,6 +412,26 @@ void fs_page_discard(fs_pages *p, uint64_t page, uint64_t n)
 
 /* ---- invariants -------------------------------------------------------------------- */
 
+void fs_pages_inherit(fs_pages *p, uint64_t upto)
+{
+	p->active.head = p->active.tail = 0;
+	p->inactive.head = p->inactive.tail = 0;
+	p->n_cached = 0;
+	uint64_t local = 0;
+	for (uint64_t pg = 0; pg < upto; pg++) {
+		uint8_t s = p->state[pg];
+		if (!ps_is_local(s))
+			continue;
+		uint8_t k = s & PS_MASK;
+		uint8_t dirty = (k == PS_DIRTY || (k == PS_CACHED && (s & PF_DIRTYDATA))) ? PF_DIRTYDATA : 0;
+		p->state[pg] = PS_CACHED | dirty | (s & PF_HASFAR);
+		p->n_cached++;
+		local++;
+		queue_back(p, pg);
+	}
+	p->local = local;
+}
+
 int fs_pages_check(const fs_pages *p, uint64_t upto, char *err, size_t errlen)
 {
 	uint64_t local = 0, cached = 0;

@@ -192,6 +192,12 @@ void fs_page_discard(fs_pages *p, uint64_t page, uint64_t n);
 uint64_t fs_pages_pop_active(fs_pages *p);
 uint64_t fs_pages_pop_inactive(fs_pages *p);
 
+/* A child forked without exec (fork.c) starts from its parent's states: every local
+ * page of [0, upto) becomes CACHED, unmapped (its content is the parent's until first
+ * use), DIRTYDATA if it was newer than its far copy; the lists are rebuilt.  No page
+ * may be in FETCH (the parent landed every read before the fork). */
+void fs_pages_inherit(fs_pages *p, uint64_t upto);
+
 /* Check every invariant above over pages [0, upto); 0, or -1 with a sentence in err. */
 int fs_pages_check(const fs_pages *p, uint64_t upto, char *err, size_t errlen);
 

@@ -4,6 +4,12 @@
  * arena memfd, and write-backs to the backend.  Each either succeeds or ends the
  * process through fs_pager_fatal: a page the kernel would not map or release leaves
  * the program's memory in a state no one could repair.
+ *
+ * Fork without exec (fork.c) hooks in here, where page contents are read, changed or
+ * dropped: a parent copies a page still owed to a forked child out to it before
+ * mapping it writable, lifting its write protection or releasing it; a forked child
+ * takes an inherited page from its parent before mapping or writing it back, and
+ * stops the parent owing it before releasing it.
  */
 #include "runtime/runtime.h"
 
@@ -32,6 +38,11 @@ static uint64_t app_addr(const fs_runtime *rt, uint64_t page)
 static void op_map(void *ctx, uint64_t page, uint64_t n, int writable)
 {
 	fs_runtime *rt = ctx;
+	for (uint64_t k = 0; k < n; k++) {
+		fs_fork_take(rt, page + k, 1);
+		if (writable)
+			fs_fork_copy_out(rt, page + k);
+	}
 	struct uffdio_continue c = {
 		.range = { .start = app_addr(rt, page), .len = n * FS_PAGE_SIZE },
 		.mode = (rt->have_wp && !writable) ? UFFDIO_CONTINUE_MODE_WP : 0,
@@ -81,6 +92,7 @@ static void op_protect(void *ctx, uint64_t page, uint64_t n)
 static void op_unprotect(void *ctx, uint64_t page)
 {
 	fs_runtime *rt = ctx;
+	fs_fork_copy_out(rt, page); /* the write that faulted is about to happen */
 	struct uffdio_writeprotect wp = { .range = { app_addr(rt, page), FS_PAGE_SIZE }, .mode = 0 };
 	if (ioctl(rt->uffd, UFFDIO_WRITEPROTECT, &wp))
 		fs_pager_fatal(rt, "UFFDIO_WRITEPROTECT (clear) of page %llu: %s",
@@ -93,6 +105,8 @@ _Static_assert(FS_PAGE_WRITE_MAX <= FS_IO_MAX_PAGES, "a write-back is one backen
 static int op_write_back(void *ctx, uint64_t page, uint64_t n)
 {
 	fs_runtime *rt = ctx;
+	for (uint64_t k = 0; k < n; k++)
+		fs_fork_take(rt, page + k, 1);
 	fs_io io = { .page = page,
 		     .npages = (uint32_t)n,
 		     .flags = FS_IO_WRITEBACK,
@@ -112,6 +126,10 @@ static int op_write_back(void *ctx, uint64_t page, uint64_t n)
 static void op_release(void *ctx, uint64_t page, uint64_t n)
 {
 	fs_runtime *rt = ctx;
+	for (uint64_t k = 0; k < n; k++) {
+		fs_fork_copy_out(rt, page + k);
+		fs_fork_take(rt, page + k, 0);
+	}
 	if (fallocate(rt->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)(page * FS_PAGE_SIZE), (off_t)(n * FS_PAGE_SIZE)))
 		fs_pager_fatal(rt, "releasing local pages %llu+%llu (fallocate PUNCH_HOLE): %s",

@@ -475,7 +475,10 @@ void *fs_pager_main(void *arg)
 		/* Sleep until a fault or a command arrives; wake now and then to land
 		 * prefetches that completed meanwhile. */
 		struct pollfd p[2] = { { rt->uffd, POLLIN, 0 }, { rt->wakefd, POLLIN, 0 } };
-		int rc = poll(p, 2, rt->be->ops->inflight(rt->be) ? 1 : publish_ms);
+		int tmo = rt->be->ops->inflight(rt->be) ? 1 : publish_ms;
+		if (rt->n_children && (tmo < 0 || tmo > 10))
+			tmo = 10;
+		int rc = poll(p, 2, tmo);
 		if (rc < 0 && errno != EINTR)
 			fs_pager_fatal(rt, "poll on userfaultfd: %s", strerror(errno));
 		if (p[1].revents & POLLIN) {

@@ -119,6 +119,16 @@ void fs_report_attach(fs_runtime *rt, int root)
 	fs_report_publish(rt, 0);
 }
 
+void fs_report_attach_forked(fs_runtime *rt)
+{
+	struct fs_report *r = rt->report;
+	rt->report_slot = claim_slot(r, getpid());
+	atomic_fetch_add(&r->processes, 1);
+	if (rt->report_slot < 0)
+		atomic_fetch_add(&r->untracked, 1);
+	fs_report_publish(rt, 0);
+}
+
 static void copy_words(void *dst, const void *src, size_t bytes)
 {
 	_Atomic uint64_t *d = dst;

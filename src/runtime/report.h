@@ -69,6 +69,8 @@ struct fs_report *fs_report_create(int *fd);
 /* The runtime: attach to the block named by FARSIGHT_REPORT_FD, if any (root = this
  * process is the root image).  Silent when there is none. */
 void fs_report_attach(fs_runtime *rt, int root);
+/* A forked child (fork.c): a slot of its own in the block it inherited. */
+void fs_report_attach_forked(fs_runtime *rt);
 /* Publish this process's statistics now (final: the process is ending; only once). */
 void fs_report_publish(fs_runtime *rt, int final);
 /* The pager, once per loop: publish when a period has passed since the last time.

@@ -227,6 +227,56 @@ void fs_runtime_threads_started(fs_runtime *rt)
 		 "%s (cpus auto: the program started threads, so it keeps all its CPUs)", list);
 }
 
+/* Open the userfaultfd and register the app view with it once: MISSING and MINOR
+ * faults, and write-protect when *wp asks for it and the kernel has it on shmem (*wp
+ * says whether it got it).  At start, and in a forked child for its own arena. */
+int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen)
+{
+	rt->uffd = open_uffd(err, errlen);
+	if (rt->uffd < 0)
+		return FS_ENOSYS;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MINOR_SHMEM |
+					      (*wp ? UFFD_FEATURE_WP_HUGETLBFS_SHMEM : 0) |
+					      UFFD_FEATURE_THREAD_ID };
+	if (ioctl(rt->uffd, UFFDIO_API, &api)) {
+		/* Retry without write-protect on shmem (kernels before 5.19). */
+		close(rt->uffd);
+		rt->uffd = open_uffd(err, errlen);
+		api = (struct uffdio_api){ .api = UFFD_API,
+					   .features = UFFD_FEATURE_MINOR_SHMEM |
+						       UFFD_FEATURE_THREAD_ID };
+		if (rt->uffd < 0 || ioctl(rt->uffd, UFFDIO_API, &api)) {
+			fs_errf(err, errlen,
+				"this kernel's userfaultfd lacks minor faults on shmem (Linux 5.13 or "
+				"newer is needed): %s",
+				strerror(errno));
+			return FS_ENOSYS;
+		}
+	}
+	*wp = *wp && (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
+	/* Every descriptor of the runtime moves out of the program's way (common/fds.h). */
+	rt->uffd = fs_fd_keep(rt->uffd, "userfaultfd");
+	size_t size = rt->npages * FS_PAGE_SIZE;
+	struct uffdio_register reg = {
+		.range = { (uint64_t)(uintptr_t)rt->app, size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+			(*wp ? UFFDIO_REGISTER_MODE_WP : 0),
+	};
+	int r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
+	if (r && *wp) { /* write-protect on shmem refused: register without it */
+		*wp = 0;
+		reg.mode &= ~(uint64_t)UFFDIO_REGISTER_MODE_WP;
+		r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
+	}
+	if (r) {
+		fs_errf(err, errlen, "cannot register the arena with userfaultfd: %s",
+			strerror(errno));
+		return FS_ENOSYS;
+	}
+	return FS_OK;
+}
+
 static int check_config(const fs_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->local_mem < 16 * FS_PAGE_SIZE) {
@@ -306,33 +356,9 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	pthread_mutex_init(&rt->cmd_mu, NULL);
 	pthread_cond_init(&rt->cmd_cv, NULL);
 	pthread_mutex_init(&rt->trace_mu, NULL);
-
-	rc = FS_ENOSYS;
-	rt->uffd = open_uffd(err, errlen);
-	if (rt->uffd < 0)
-		goto fail;
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_MINOR_SHMEM |
-					      UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
-					      UFFD_FEATURE_THREAD_ID };
-	if (ioctl(rt->uffd, UFFDIO_API, &api)) {
-		/* Retry without write-protect on shmem (kernels before 5.19). */
-		close(rt->uffd);
-		rt->uffd = open_uffd(err, errlen);
-		api = (struct uffdio_api){ .api = UFFD_API,
-					   .features = UFFD_FEATURE_MINOR_SHMEM |
-						       UFFD_FEATURE_THREAD_ID };
-		if (rt->uffd < 0 || ioctl(rt->uffd, UFFDIO_API, &api)) {
-			fs_errf(err, errlen,
-				"this kernel's userfaultfd lacks minor faults on shmem (Linux 5.13 or "
-				"newer is needed): %s",
-				strerror(errno));
-			goto fail;
-		}
-	}
-	int wp_feature = (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
-	/* Every descriptor of the runtime moves out of the program's way (common/fds.h). */
-	rt->uffd = fs_fd_keep(rt->uffd, "userfaultfd");
+	pthread_mutex_init(&rt->fork.mu, NULL);
+	pthread_cond_init(&rt->fork.cv, NULL);
+	rt->inherit_fd = rt->inherit_pipe_w = -1;
 
 	rc = FS_ENOMEM;
 	rt->memfd = fs_fd_keep(memfd_create("farsight-arena", MFD_CLOEXEC), "arena memfd");
@@ -359,23 +385,11 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		goto fail;
 	}
 
-	rc = FS_ENOSYS;
-	struct uffdio_register reg = {
-		.range = { (uint64_t)(uintptr_t)rt->app, size },
-		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
-			(wp_feature ? UFFDIO_REGISTER_MODE_WP : 0),
-	};
-	int r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
-	if (r && wp_feature) { /* write-protect on shmem refused: register without it */
-		wp_feature = 0;
-		reg.mode &= ~(uint64_t)UFFDIO_REGISTER_MODE_WP;
-		r = ioctl(rt->uffd, UFFDIO_REGISTER, &reg);
-	}
-	if (r) {
-		fs_errf(err, errlen, "cannot register the arena with userfaultfd: %s",
-			strerror(errno));
+	/* A forked child gets an arena of its own (fork.c), never this alias. */
+	fs_sys_madvise(rt->alias, size, MADV_DONTFORK);
+	int wp_feature = 1;
+	if ((rc = fs_runtime_open_uffd(rt, &wp_feature, err, errlen)))
 		goto fail;
-	}
 	rt->have_wp = wp_feature && probe_continue_wp(rt);
 	if (!rt->have_wp)
 		fs_log(2, "no write-protect on shmem: every evicted page is written back");

@@ -122,7 +122,33 @@ struct fs_runtime {
 	char command[256];   /* this process's command line */
 	cpu_set_t cpus_before; /* affinity before cpus=auto pinned us (restored for threads) */
 	_Atomic int pinned;    /* cpus=auto pinned the process to one CPU */
+
+	/* Fork without exec (fork.c). */
+	struct fs_fork_req {  /* the fork under way: prepare -> pager frozen -> parent */
+		pthread_mutex_t mu;
+		pthread_cond_t cv;
+		int phase;        /* FS_FORK_* */
+		pid_t pid;
+		int memfd, pipe_r, pipe_w;  /* the child's arena; its hang-up pipe */
+		_Atomic uint8_t *status;    /* per page: owed, taking, copying, done */
+		const char *why;            /* set: the child cannot have far memory, why */
+	} fork;
+	_Atomic int fork_pending;
+#define FS_FORK_MAX 64
+	struct fs_fork_child { /* children still owed pages (the parent's pager) */
+		pid_t pid;
+		int memfd, pipe_r;
+		_Atomic uint8_t *status;
+	} children[FS_FORK_MAX];
+	int n_children;
+	uint64_t reap_ns;
+	/* In a forked child: the parent's arena, read on first use of an inherited page. */
+	_Atomic uint8_t *inherit_status;
+	int inherit_fd, inherit_pipe_w;
+	pid_t inherit_pid;
 };
+
+enum { FS_FORK_IDLE, FS_FORK_WANTED, FS_FORK_FROZEN, FS_FORK_KEEP, FS_FORK_DROP };
 
 /* arena.c */
 int fs_arena_init(fs_runtime *rt);
@@ -149,6 +175,37 @@ void fs_reclaim_init(fs_runtime *rt);
  * clock only deactivated pages this time, 0 when nothing is evictable. */
 int fs_reclaim(fs_runtime *rt, uint64_t want_free);
 void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit); call only if rt->adaptive */
+
+/* runtime.c */
+/* CPU lists as the cpus setting takes them ("0-1,3"). */
+int fs_parse_cpus(const char *text, cpu_set_t *set);
+void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap);
+int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen);
+
+/* fork.c: see its comment.  The shim calls prepare/parent/child from its atfork
+ * handlers; the pager calls serve when fork_pending is set, and reap now and then. */
+int fs_fork_prepare(fs_runtime *rt);
+void fs_fork_parent(fs_runtime *rt, pid_t child);
+int fs_fork_child(fs_runtime *rt, char *err, size_t errlen);
+void fs_fork_serve(fs_runtime *rt);
+void fs_fork_reap(fs_runtime *rt);
+void fs_fork_copy_out_slow(fs_runtime *rt, uint64_t page);
+void fs_fork_take_slow(fs_runtime *rt, uint64_t page, int data);
+void fs_fork_take_all(fs_runtime *rt);
+/* Parent: before a page's content changes or it is dropped, copy it to every child
+ * that still needs it as it was at the fork. */
+static inline void fs_fork_copy_out(fs_runtime *rt, uint64_t page)
+{
+	if (rt->n_children)
+		fs_fork_copy_out_slow(rt, page);
+}
+/* Forked child: before an inherited page is mapped or written back (data = 1) or
+ * dropped (data = 0), make its content ours. */
+static inline void fs_fork_take(fs_runtime *rt, uint64_t page, int data)
+{
+	if (rt->inherit_status)
+		fs_fork_take_slow(rt, page, data);
+}
 
 /* stats.c */
 /* fs_stats from counters and histograms (of a runtime, or of a report block). */

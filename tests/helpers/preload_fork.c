@@ -5,11 +5,17 @@
  *   spawn   fork+exec of /bin/echo (argv on the stack), system(), popen() and
  *           posix_spawn(), with a malloc'd heap of a few MiB live in the parent
  *           that must be intact afterwards; prints "fork ok" and exits 0
- *   touch   fork, then the child reads a malloc'd buffer: under farsight the child is
- *           stopped with a message and exit status 1, which this mode reports as
- *           "child status N"; exits 0 either way (the test reads the output)
+ *   touch   fork, then the child reads a malloc'd buffer; prints "child status N"
+ *           (0: it read the parent's data) and exits 0 either way
+ *   cow     fork without exec, copy-on-write: a buffer of MiB (argv[2], default 16)
+ *           filled by the parent; KIDS children (argv[3], default 3) each write their
+ *           own pattern over it while the parent writes its own, and each reads its own
+ *           back; a second buffer nobody writes after the fork must read the same in
+ *           all; one child forks a grandchild that must see that child's pattern, not
+ *           the parent's.  Prints "cow ok" and exits 0, or says what differed.
  */
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +33,100 @@ static int heap_ok(unsigned char **blocks, int n, size_t size)
 	return 1;
 }
 
+static void fill(unsigned char *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 8)
+		*(uint64_t *)(b + i) = (i * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)seed << 56);
+}
+
+/* First byte offset where b differs from fill(seed), or -1. */
+static long differs(const unsigned char *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i += 8)
+		if (*(const uint64_t *)(b + i) != ((i * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)seed << 56)))
+			return (long)i;
+	return -1;
+}
+
+static int cow(int mib, int kids)
+{
+	size_t n = (size_t)mib << 20;
+	unsigned char *shared = malloc(n), *still = malloc(n);
+	if (!shared || !still)
+		return 2;
+	fill(shared, n, 1);
+	fill(still, n, 7);
+	pid_t pids[64];
+	int pfd[2];
+	if (pipe(pfd))
+		return 2;
+	for (int k = 0; k < kids && k < 64; k++) {
+		pids[k] = fork();
+		if (pids[k] < 0)
+			return 2;
+		if (pids[k] == 0) {
+			char c;
+			/* Wait until the parent has overwritten the buffer: the child must
+			 * still see what was there at the fork. */
+			if (read(pfd[0], &c, 1) != 1)
+				_exit(10);
+			long d = differs(shared, n, 1);
+			if (d >= 0) {
+				fprintf(stderr, "child %d: inherited buffer differs at %ld\n", k, d);
+				_exit(11);
+			}
+			fill(shared, n, 10 + k);
+			if (k == 0) { /* a grandchild sees this child's data */
+				pid_t g = fork();
+				if (g == 0) {
+					long e = differs(shared, n, 10);
+					fill(shared, n, 99);
+					_exit(e >= 0 ? 12 : differs(shared, n, 99) >= 0 ? 13 : 0);
+				}
+				int gs = 0;
+				waitpid(g, &gs, 0);
+				if (!WIFEXITED(gs) || WEXITSTATUS(gs)) {
+					fprintf(stderr, "grandchild status %d\n", gs);
+					_exit(14);
+				}
+			}
+			if ((d = differs(shared, n, 10 + k)) >= 0) {
+				fprintf(stderr, "child %d: own data differs at %ld\n", k, d);
+				_exit(15);
+			}
+			if ((d = differs(still, n, 7)) >= 0) {
+				fprintf(stderr, "child %d: untouched buffer differs at %ld\n", k, d);
+				_exit(16);
+			}
+			_exit(0);
+		}
+	}
+	fill(shared, n, 2);
+	for (int k = 0; k < kids; k++)
+		if (write(pfd[1], "g", 1) != 1)
+			return 2;
+	int bad = 0;
+	for (int k = 0; k < kids; k++) {
+		int st = 0;
+		waitpid(pids[k], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "child %d: status %d\n", k, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			bad = 1;
+		}
+	}
+	long d;
+	if ((d = differs(shared, n, 2)) >= 0) {
+		fprintf(stderr, "parent: own data differs at %ld\n", d);
+		bad = 1;
+	}
+	if ((d = differs(still, n, 7)) >= 0) {
+		fprintf(stderr, "parent: untouched buffer differs at %ld\n", d);
+		bad = 1;
+	}
+	printf(bad ? "cow FAILED\n" : "cow ok\n");
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "spawn";
@@ -40,6 +140,8 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
+	if (!strcmp(mode, "cow"))
+		return cow(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? atoi(argv[3]) : 3);
 	if (!strcmp(mode, "touch")) {
 		pid_t pid = fork();
 		if (pid == 0) {

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_fork_programs.sh - programs that fork without exec, at a local budget well below
+# their footprint (issue 14).  Each output is compared with the same command run
+# without farsight, and the stats must show far memory in use across the processes:
+#   dash and bash: pipelines and command substitutions over a large variable
+#   python3: os.system with a pipe; multiprocessing.Pool over a large list
+#   git: clone of a local repository, then gc (pack-refs, repack: forked helpers)
+#   redis: BGSAVE (a forked child writes the dump), then a plain redis loads it
+source "$(dirname "$0")/helpers/preload_lib.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+
+# same NAME BUDGET MIN_FAR_PAGES PROGRAM ARGS...: output identical, and the processes
+# together touched at least MIN_FAR_PAGES far-memory pages (zero fills + demand fetches).
+same() {
+	local name=$1 budget=$2 min=$3
+	shift 3
+	local want got
+	want=$("$@" 2>&1)
+	got=$("$FARSIGHT" run --quiet --local-mem "$budget" --stats-json "$TMP/$name.json" -- "$@" 2>&1)
+	local far=$(($(json_num "$TMP/$name.json" tree_zero_fills) + $(json_num "$TMP/$name.json" tree_demand_fetches)))
+	local procs
+	procs=$(json_num "$TMP/$name.json" processes)
+	[ "$got" = "$want" ] && [ "$far" -ge "$min" ] && [ "$procs" -ge 2 ]
+	check "$name: same output at $budget, $procs processes, $far far pages" $? \
+		"$(diff <(echo "$want") <(echo "$got") | head -5)"
+}
+
+SH_SCRIPT='x=$(seq 1 150000); echo "$x" | tail -1; y=$(echo "$x" | wc -l); echo "lines $y"; z=$(echo "$x" | grep -c 7); echo "sevens $z"; echo "$x" | (read a; echo first $a); echo done'
+same dash 256K 200 dash -c "$SH_SCRIPT"
+same bash 256K 200 bash -c "$SH_SCRIPT"
+
+same os_system 1M 200 "$PY" -c '
+import os
+x = [str(i) * 20 for i in range(50000)]
+os.system("echo a | tr a A")
+print(len(x), sum(map(len, x)))'
+
+same pool 4M 2000 "$PY" -c '
+from multiprocessing import Pool
+def f(v): return v * v % 1000003
+if __name__ == "__main__":
+    data = list(range(400000))
+    with Pool(3) as p:
+        r = p.map(f, data, chunksize=20000)
+    print(len(r), sum(r))'
+
+if command -v git >/dev/null; then
+	G=$TMP/git
+	mkdir -p "$G" && git init -q "$G/src"
+	for i in $(seq 1 12); do
+		seq $((i * 1000)) $((i * 1000 + 60000)) >"$G/src/f$i"
+		git -C "$G/src" add "f$i"
+		git -C "$G/src" -c user.email=t@t -c user.name=t commit -qm "c$i"
+	done
+	want=$(git -C "$G/src" log --format=%H | md5sum)
+	"$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/clone.json" -- \
+		git clone -q --no-local "$G/src" "$G/dst" 2>"$TMP/clone.err"
+	st=$?
+	got=$(git -C "$G/dst" log --format=%H 2>/dev/null | md5sum)
+	far=$(($(json_num "$TMP/clone.json" tree_zero_fills) + $(json_num "$TMP/clone.json" tree_demand_fetches)))
+	[ $st -eq 0 ] && [ "$got" = "$want" ] && [ "$far" -ge 200 ] &&
+		git -C "$G/dst" fsck -q 2>/dev/null
+	check "git clone of a local repository: same history, fsck clean ($far far pages)" $? \
+		"$(head -3 "$TMP/clone.err")"
+	"$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/gc.json" -- git -C "$G/dst" gc -q \
+		2>"$TMP/gc.err"
+	st=$?
+	got=$(git -C "$G/dst" log --format=%H | md5sum)
+	[ $st -eq 0 ] && [ "$got" = "$want" ] && git -C "$G/dst" fsck -q 2>/dev/null &&
+		[ "$(json_num "$TMP/gc.json" processes)" -ge 3 ] && ! grep -q "died\|signal" "$TMP/gc.err"
+	check "git gc: helpers ran, same history, fsck clean" $? "$(head -3 "$TMP/gc.err")"
+fi
+
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	R=$TMP/redis
+	mkdir -p "$R"
+	"$FARSIGHT" run --quiet --local-mem 4M --stats-json "$TMP/redis.json" -- redis-server --port 0 \
+		--unixsocket "$R/s" --dir "$R" --save "" --enable-debug-command yes --daemonize no \
+		>"$R/log" 2>&1 &
+	rpid=$!
+	for _ in $(seq 50); do [ -S "$R/s" ] && break; sleep 0.1; done
+	cli() { redis-cli -s "$1" "${@:2}"; }
+	cli "$R/s" DEBUG POPULATE 40000 key 100 >/dev/null
+	want=$(for k in 1 777 39999; do cli "$R/s" GET key:$k; done | md5sum)
+	before=$(cli "$R/s" LASTSAVE)
+	cli "$R/s" BGSAVE >/dev/null
+	for _ in $(seq 300); do [ "$(cli "$R/s" LASTSAVE)" != "$before" ] && break; sleep 0.1; done
+	ok=$(cli "$R/s" INFO persistence | grep -c "rdb_last_bgsave_status:ok")
+	cli "$R/s" SHUTDOWN NOSAVE >/dev/null 2>&1
+	wait $rpid
+	redis-server --port 0 --unixsocket "$R/s2" --dir "$R" --save "" --daemonize no >/dev/null 2>&1 &
+	r2=$!
+	for _ in $(seq 50); do [ -S "$R/s2" ] && break; sleep 0.1; done
+	n=$(cli "$R/s2" DBSIZE)
+	got=$(for k in 1 777 39999; do cli "$R/s2" GET key:$k; done | md5sum)
+	cli "$R/s2" SHUTDOWN NOSAVE >/dev/null 2>&1
+	wait $r2
+	far=$(json_num "$TMP/redis.json" tree_demand_fetches)
+	[ "$ok" = 1 ] && [ "$n" = 40000 ] && [ "$got" = "$want" ] &&
+		[ "$(json_num "$TMP/redis.json" processes)" -ge 2 ] && [ "$far" -gt 1000 ]
+	check "redis BGSAVE under far memory, reloaded by a plain redis: $n keys, same values ($far demand fetches)" $? \
+		"$(grep -v '^farsight' "$R/log" | tail -3)"
+else
+	echo "skip redis: not installed (tools/install-deps.sh installs redis-server)"
+fi
+
+finish
