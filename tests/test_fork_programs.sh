@@ -60,14 +60,14 @@ if command -v git >/dev/null; then
 	got=$(git -C "$G/dst" log --format=%H 2>/dev/null | md5sum)
 	far=$(($(json_num "$TMP/clone.json" tree_zero_fills) + $(json_num "$TMP/clone.json" tree_demand_fetches)))
 	[ $st -eq 0 ] && [ "$got" = "$want" ] && [ "$far" -ge 200 ] &&
-		git -C "$G/dst" fsck -q 2>/dev/null
+		git -C "$G/dst" fsck --no-progress >/dev/null 2>&1
 	check "git clone of a local repository: same history, fsck clean ($far far pages)" $? \
-		"$(head -3 "$TMP/clone.err")"
+		"status $st, $got vs $want, $(head -3 "$TMP/clone.err")"
 	"$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/gc.json" -- git -C "$G/dst" gc -q \
 		2>"$TMP/gc.err"
 	st=$?
 	got=$(git -C "$G/dst" log --format=%H | md5sum)
-	[ $st -eq 0 ] && [ "$got" = "$want" ] && git -C "$G/dst" fsck -q 2>/dev/null &&
+	[ $st -eq 0 ] && [ "$got" = "$want" ] && git -C "$G/dst" fsck --no-progress >/dev/null 2>&1 &&
 		[ "$(json_num "$TMP/gc.json" processes)" -ge 3 ] && ! grep -q "died\|signal" "$TMP/gc.err"
 	check "git gc: helpers ran, same history, fsck clean" $? "$(head -3 "$TMP/gc.err")"
 fi

@@ -7,6 +7,7 @@
  * all share that CPU.  So the first thread the program creates gives every thread
  * back the CPUs the process had (fs_runtime_threads_started), before it is created, so
  * it inherits them too; the summary says which placement the run ended with.
+ * pthread_create's own allocations are kept local (see below).
  */
 #include "preload/shim.h"
 
@@ -29,5 +30,11 @@ int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *)
 	/* The runtime's own threads (the pager) are not the program's. */
 	if (fs_shim.rt && !fs_thread_is_runtime && !fs_shim_busy)
 		fs_runtime_threads_started(fs_shim.rt);
-	return real(t, attr, fn, arg);
+	/* What the C library allocates for a thread (its dynamic TLS vector) stays local:
+	 * a forked child's pthread_create reuses the stacks of the parent's threads and
+	 * reads their vectors before its own pager runs. */
+	fs_shim_busy++;
+	int rc = real(t, attr, fn, arg);
+	fs_shim_busy--;
+	return rc;
 }
