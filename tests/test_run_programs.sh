@@ -6,8 +6,9 @@
 #  - a static binary gets one line saying it runs without far memory, and why;
 #  - a wrapper launcher (`farsight workload`): the summary and stats are the workload's,
 #    and a trace recorded through it replays through it with the oracle;
-#  - the JVM's heap (reserve PROT_NONE, commit with mmap MAP_FIXED) reaches far memory,
-#    output identical to a plain run;
+#  - the JVM's heap (reserve PROT_NONE, commit with mmap MAP_FIXED) reaches far memory
+#    (with -XX:-UseCompressedOops: compressed oops reserve at an address of their own),
+#    output identical to a plain run; with compressed oops, one line says why not;
 #  - `make install` into a DESTDIR: the installed binary runs a program with the default
 #    model from another directory, and the man page is there.
 source "$(dirname "$0")/helpers/preload_lib.sh"
@@ -94,13 +95,18 @@ public class Big {
 }
 J
 	if javac -d "$TMP/j" "$TMP/j/Big.java" 2>/dev/null; then
-		J=(java -Xmx256m -XX:+UseSerialGC -cp "$TMP/j" Big 120)
+		J=(java -XX:-UseCompressedOops -Xmx256m -XX:+UseSerialGC -cp "$TMP/j" Big 120)
 		want=$("${J[@]}")
 		got=$("$FARSIGHT" run --quiet --local-mem 24M --stats-json "$TMP/j.json" -- "${J[@]}" 2>"$TMP/j.err")
 		r=$(json_num "$TMP/j.json" far_bytes_written)
 		[ "$got" = "$want" ] && [ "${r%.*}" -gt $((50 << 20)) ]
 		check "JVM: heap in far memory ($r bytes written far at a 24M budget), same output" $? \
 			"$got / $want $(head -3 "$TMP/j.err")"
+		"$FARSIGHT" run --quiet --local-mem 24M -- java -Xmx256m -XX:+UseSerialGC -cp "$TMP/j" Big 120 \
+			>/dev/null 2>"$TMP/j2.err"
+		grep -q "stayed mostly local.*UseCompressedOops" "$TMP/j2.err"
+		check "JVM with compressed oops: one line says its heap stays local and what to do" $? \
+			"$(cat "$TMP/j2.err")"
 	fi
 else
 	echo "skip java: not installed"

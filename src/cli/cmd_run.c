@@ -206,6 +206,9 @@ static void explain_local(const struct fs_report *r, const fs_stats *s, const st
 		[FS_LOCAL_SHARED] = "its memory is shared anonymous memory (MAP_SHARED)",
 		[FS_LOCAL_RESERVE] = "it maps its memory with protections far memory does not take "
 				     "(executable, or small PROT_NONE reservations)",
+		[FS_LOCAL_HINT] = "it reserves its memory at addresses of its own choosing, which far "
+				  "memory cannot give (a JVM with compressed oops: run java with "
+				  "-XX:-UseCompressedOops; V8/Node)",
 	};
 	int best = -1;
 	uint64_t most = 0;

@@ -188,7 +188,7 @@ static void *far_map(size_t len)
 
 /* Should this mapping be far?  If not, and the program asked (not the runtime or
  * jemalloc), count it by reason (for `farsight run`'s "stayed local" line). */
-static int wants_far(size_t len, int prot, int flags, int fd)
+static int wants_far(void *addr, size_t len, int prot, int flags, int fd)
 {
 	if (!shim_far_ok() || len == 0 || !(flags & MAP_ANONYMOUS))
 		return 0;
@@ -201,8 +201,13 @@ static int wants_far(size_t len, int prot, int flags, int fd)
 		reason = FS_LOCAL_FIXED;
 	else if (len < fs_shim.local_threshold)
 		reason = FS_LOCAL_THRESHOLD;
-	else if (prot == (PROT_READ | PROT_WRITE) || (prot == PROT_NONE && len >= RESERVE_MIN))
+	else if (prot == (PROT_READ | PROT_WRITE))
 		return 1;
+	else if (prot == PROT_NONE && len >= RESERVE_MIN && !addr)
+		return 1; /* a reservation */
+	else if (prot == PROT_NONE && len >= RESERVE_MIN)
+		reason = FS_LOCAL_HINT; /* at an address of the program's choosing: V8 (Node)
+					 * aborts when its cages are not where it asked */
 	else
 		reason = FS_LOCAL_RESERVE;
 	fs_report_local(fs_shim.rt, reason, len);
@@ -211,7 +216,7 @@ static int wants_far(size_t len, int prot, int flags, int fd)
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (wants_far(len, prot, flags, fd)) {
+	if (wants_far(addr, len, prot, flags, fd)) {
 		void *p = far_map(len);
 		if (p && prot == PROT_NONE && syscall(SYS_mprotect, p, page_up(len), PROT_NONE)) {
 			munmap(p, len);

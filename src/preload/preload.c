@@ -15,15 +15,10 @@
  * (they inherit LD_PRELOAD) but print nothing, record nothing and write no JSON, unless
  * FARSIGHT_STATS_CHILDREN=1 (summary only: the JSON file and trace are the root's).
  *
- * Fork: userfaultfd does not follow fork without UFFD_FEATURE_EVENT_FORK, and the
- * arena is a shared memfd mapping, so a forked child that touched it would read pages
- * no pager serves and could write into the parent's memory.  The arena is therefore
- * marked MADV_DONTFORK: a child does not have it at all.  The child's own allocations
- * go local from the first moment (a pthread_atfork child handler), and a SIGSEGV
- * handler turns a touch of the missing arena into a clear message.  fork followed by
- * exec works as long as the child does not read far memory before exec; system(),
- * popen() and posix_spawn() use vfork-style clones that share the parent's memory and
- * pager, so they always work.
+ * Fork: the atfork handlers below hand over to src/runtime/fork.c, which gives a child
+ * forked without exec its own copy-on-write view of far memory.  A child it cannot
+ * give one (see fork.c) runs with local memory only, and a SIGSEGV handler turns its
+ * touch of the parent's (absent, MADV_DONTFORK) arena into a clear message.
  */
 #include "preload/shim.h"
 #include "common/fds.h"
