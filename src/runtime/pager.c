@@ -454,6 +454,12 @@ void *fs_pager_main(void *arg)
 		}
 		if (atomic_load(&rt->cmd_pending))
 			fs_pager_run_commands(rt);
+		if (atomic_load(&rt->fork_pending))
+			fs_fork_serve(rt);
+		if (rt->n_children && fs_now_ns() - rt->reap_ns > 2000000) {
+			fs_fork_reap(rt); /* children that exec'd or exited are owed nothing */
+			rt->reap_ns = fs_now_ns();
+		}
 		if (rt->adaptive)
 			fs_reclaim_feedback(rt, fs_now_ns());
 		/* Background reclaim, one batch at a time, only when no thread waits. */

@@ -89,8 +89,35 @@ static void read_cmdline(char *out, size_t cap, uint64_t *hash)
 	out[k] = 0;
 }
 
+int fs_parse_cpus(const char *p, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (!*p)
+		return FS_EINVAL;
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (end == p || a < 0 || a >= CPU_SETSIZE)
+			return FS_EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a || b >= CPU_SETSIZE)
+				return FS_EINVAL;
+		}
+		for (long c = a; c <= b; c++)
+			CPU_SET((int)c, set);
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return FS_EINVAL;
+	}
+	return FS_OK;
+}
+
 /* "0-1,3": the CPUs of a set, as the cpus setting takes them. */
-static void cpu_list(const cpu_set_t *set, char *out, size_t cap)
+void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap)
 {
 	size_t k = 0;
 	out[0] = 0;
@@ -120,39 +147,38 @@ static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t err
 	char list[64];
 	if (sched_getaffinity(0, sizeof(rt->cpus_before), &rt->cpus_before))
 		CPU_ZERO(&rt->cpus_before);
-	/* An image exec'd by a process that cpus=auto had pinned inherits the pin: its
-	 * CPUs before are the ones that process had (FARSIGHT_CPUS_PINNED "cpu:list"), as
-	 * long as nobody changed the affinity since. */
+	/* `farsight run` pins the program for cpus=auto before it execs it, and says so
+	 * in FARSIGHT_CPUS_PINNED ("cpu:list"), so that every image of it (a wrapper, the
+	 * workload it execs) knows the CPUs it had.  The runtime itself never sets
+	 * environment variables: some programs (bash) read their environment with their
+	 * own getenv, which setenv behind their back breaks. */
+	int pinned_before = 0;
 	const char *pinned = getenv("FARSIGHT_CPUS_PINNED");
 	if (pinned && CPU_COUNT(&rt->cpus_before) == 1) {
 		char *end;
 		long cpu = strtol(pinned, &end, 10);
 		cpu_set_t wider;
 		CPU_ZERO(&wider);
-		if (*end == ':' && cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET((int)cpu, &rt->cpus_before)) {
-			for (const char *p = end + 1; *p;) {
-				long a = strtol(p, &end, 10), b = a;
-				if (end == p || a < 0 || a >= CPU_SETSIZE)
-					break;
-				if (*end == '-')
-					b = strtol(end + 1, &end, 10);
-				for (long c = a; c <= b && c < CPU_SETSIZE; c++)
-					CPU_SET((int)c, &wider);
-				p = *end == ',' ? end + 1 : end;
-				if (*end != ',')
-					break;
-			}
-			if (CPU_COUNT(&wider) > 1)
-				rt->cpus_before = wider;
+		if (*end == ':' && cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET((int)cpu, &rt->cpus_before) &&
+		    fs_parse_cpus(end + 1, &wider) == 0 && CPU_COUNT(&wider) > 1) {
+			rt->cpus_before = wider;
+			pinned_before = (int)cpu + 1;
 		}
 	}
-	cpu_list(&rt->cpus_before, list, sizeof(list));
+	fs_cpu_list(&rt->cpus_before, list, sizeof(list));
 	if (!strcmp(spec, "all")) {
 		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus all)", list);
 		return FS_OK;
 	}
 	cpu_set_t set;
 	CPU_ZERO(&set);
+	if (!strcmp(spec, "auto") && pinned_before) {
+		snprintf(rt->placement, sizeof(rt->placement),
+			 "%d of %s (cpus auto: program and pager share one CPU while the program "
+			 "has one thread)", pinned_before - 1, list);
+		atomic_store(&rt->pinned, 1);
+		return FS_OK;
+	}
 	if (!strcmp(spec, "auto")) {
 		if (CPU_COUNT(&rt->cpus_before) <= 1) {
 			snprintf(rt->placement, sizeof(rt->placement), "%s (cpus auto: the only one)", list);
@@ -163,35 +189,14 @@ static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t err
 			for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &rt->cpus_before); cpu++)
 				;
 		CPU_SET(cpu, &set);
-		char note[96];
-		snprintf(note, sizeof(note), "%d:%s", cpu, list);
-		setenv("FARSIGHT_CPUS_PINNED", note, 1);
 		snprintf(rt->placement, sizeof(rt->placement),
 			 "%d of %s (cpus auto: program and pager share one CPU while the program "
 			 "has one thread)", cpu, list);
 		atomic_store(&rt->pinned, 1);
 	} else {
-		const char *p = spec;
-		while (*p) {
-			char *end;
-			long a = strtol(p, &end, 10), b = a;
-			if (end == p || a < 0 || a >= CPU_SETSIZE)
-				goto bad;
-			if (*end == '-') {
-				p = end + 1;
-				b = strtol(p, &end, 10);
-				if (end == p || b < a || b >= CPU_SETSIZE)
-					goto bad;
-			}
-			for (long c = a; c <= b; c++)
-				CPU_SET((int)c, &set);
-			p = end;
-			if (*p == ',')
-				p++;
-			else if (*p)
-				goto bad;
-		}
-		cpu_list(&set, list, sizeof(list));
+		if (fs_parse_cpus(spec, &set))
+			goto bad;
+		fs_cpu_list(&set, list, sizeof(list));
 		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus %s)", list, spec);
 	}
 	if (sched_setaffinity(0, sizeof(set), &set)) {
@@ -222,7 +227,7 @@ void fs_runtime_threads_started(fs_runtime *rt)
 		closedir(d);
 	sched_setaffinity(0, sizeof(rt->cpus_before), &rt->cpus_before);
 	char list[64];
-	cpu_list(&rt->cpus_before, list, sizeof(list));
+	fs_cpu_list(&rt->cpus_before, list, sizeof(list));
 	snprintf(rt->placement, sizeof(rt->placement),
 		 "%s (cpus auto: the program started threads, so it keeps all its CPUs)", list);
 }
