@@ -82,3 +82,11 @@ void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l
 		 server, (unsigned long long)(ds / 10), (unsigned long long)(ds % 10), waiting,
 		 timeout_ms);
 }
+
+int fs_backend_fork_private(fs_backend *b, char *err, size_t errlen)
+{
+	(void)b;
+	(void)err;
+	(void)errlen;
+	return FS_OK;
+}

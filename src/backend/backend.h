@@ -114,6 +114,10 @@ static inline uint64_t fs_live_left(const fs_liveness *l, uint64_t now, uint64_t
 void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l,
 			 uint64_t now, uint32_t waiting, uint32_t timeout_ms);
 
+/* fork_child of a backend whose store is private memory of this process (mem, zmem):
+ * fork has already given the child its own copy-on-write copy, as of the fork. */
+int fs_backend_fork_private(fs_backend *b, char *err, size_t errlen);
+
 /* Open the backend named by cfg->backend ("mem", "zmem[?compressor=lz4|zstd]",
  * "tcp://HOST:PORT", "redis://HOST:PORT[,HOST:PORT...][?replicas=N]"). */
 int fs_backend_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen);

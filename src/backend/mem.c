@@ -215,13 +215,6 @@ static void mem_close(fs_backend *b)
 	free(m);
 }
 
-/* The store is private anonymous memory: fork has already given the child its own
- * copy-on-write copy of it, as of the fork. */
-static int mem_fork_child(fs_backend *b, char *err, size_t errlen)
-{
-	return FS_OK;
-}
-
 static const fs_backend_ops mem_ops = {
 	.name = "mem",
 	.submit_read = mem_submit_read,
@@ -231,7 +224,7 @@ static const fs_backend_ops mem_ops = {
 	.inflight = mem_inflight,
 	.stats = mem_stats,
 	.close = mem_close,
-	.fork_child = mem_fork_child,
+	.fork_child = fs_backend_fork_private, /* the store is private memory */
 };
 
 int fs_backend_mem_open(const fs_config *cfg, fs_backend **out, char *err, size_t errlen)

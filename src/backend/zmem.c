@@ -684,6 +684,7 @@ static const fs_backend_ops zmem_ops = {
 	.inflight = zmem_inflight,
 	.stats = zmem_stats,
 	.close = zmem_close,
+	.fork_child = fs_backend_fork_private, /* slabs in private memory, one thread */
 };
 
 int fs_backend_zmem_options(const char *options, int *compressor, char *err, size_t errlen)
