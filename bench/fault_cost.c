@@ -40,6 +40,7 @@
 #include "farsight.h"
 #include "runtime/runtime.h"
 #include "common/util.h"
+#include "floors.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -59,37 +60,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PG 4096ul
 
 static int rounds = 5, nsamples = 2000;
 static const char *only;
 static int cpu_a = 0, cpu_b = 1; /* the program's CPU and "the other" CPU */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void pin_self(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	if (cpu < 0) {
-		for (int c = 0; c < CPU_SETSIZE; c++)
-			CPU_SET(c, &s);
-	} else {
-		CPU_SET(cpu, &s);
-	}
-	sched_setaffinity(0, sizeof(s), &s);
-}
 
 /* ---- samples ------------------------------------------------------------------- */
 
@@ -172,82 +146,6 @@ static int selected(const char *name)
 		if (!strncmp(name, t, strlen(t)))
 			return 1;
 	return 0;
-}
-
-/* ---- userfaultfd plumbing -------------------------------------------------------- */
-
-static int new_uffd(uint64_t features)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		die("userfaultfd");
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	if (ioctl(fd, UFFDIO_API, &api))
-		die("UFFDIO_API");
-	return fd;
-}
-
-static void uffd_register(int fd, void *p, size_t len, uint64_t mode)
-{
-	struct uffdio_register r = { .range = { (uint64_t)(uintptr_t)p, len }, .mode = mode };
-	if (ioctl(fd, UFFDIO_REGISTER, &r))
-		die("UFFDIO_REGISTER");
-}
-
-static void do_continue(int fd, void *p)
-{
-	struct uffdio_continue c = { .range = { (uint64_t)(uintptr_t)p, PG } };
-	while (ioctl(fd, UFFDIO_CONTINUE, &c)) {
-		if (errno == EEXIST)
-			return;
-		if (errno != EAGAIN)
-			die("UFFDIO_CONTINUE");
-	}
-}
-
-static void do_copy(int fd, void *dst, const void *src)
-{
-	struct uffdio_copy c = { .dst = (uint64_t)(uintptr_t)dst,
-				 .src = (uint64_t)(uintptr_t)src,
-				 .len = PG };
-	while (ioctl(fd, UFFDIO_COPY, &c)) {
-		if (errno == EEXIST)
-			return;
-		if (errno != EAGAIN)
-			die("UFFDIO_COPY");
-	}
-}
-
-/* A memfd mapped twice: `app` registered for MINOR faults, `alias` never registered. */
-struct memfd_pair {
-	int memfd, uffd;
-	char *app, *alias;
-	size_t len;
-};
-
-#define NPAGES 256
-
-static void memfd_pair_open(struct memfd_pair *m)
-{
-	m->len = NPAGES * PG;
-	m->memfd = memfd_create("fault_cost", MFD_CLOEXEC);
-	if (m->memfd < 0 || ftruncate(m->memfd, (off_t)m->len))
-		die("memfd");
-	m->app = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
-	m->alias = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
-	if (m->app == MAP_FAILED || m->alias == MAP_FAILED)
-		die("mmap");
-	memset(m->alias, 1, m->len); /* all pages in the page cache */
-	m->uffd = new_uffd(UFFD_FEATURE_MINOR_SHMEM);
-	uffd_register(m->uffd, m->app, m->len, UFFDIO_REGISTER_MODE_MINOR);
-}
-
-static void memfd_pair_close(struct memfd_pair *m)
-{
-	munmap(m->app, m->len);
-	munmap(m->alias, m->len);
-	close(m->uffd);
-	close(m->memfd);
 }
 
 static char srcpage[PG] __attribute__((aligned(4096)));

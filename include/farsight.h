@@ -165,6 +165,8 @@ typedef struct fs_stats {
 	uint64_t prefetches_issued;  /* pages requested by the prefetcher and fetched */
 	uint64_t prefetch_hits;      /* prefetched pages touched before eviction */
 	uint64_t late_hits;          /* ... of which touched while still in flight */
+	uint64_t promotions;         /* late hits whose read the backend moved ahead of the
+				      * prefetches queued before it */
 	uint64_t wasted_prefetches;  /* prefetched pages evicted or dropped untouched */
 	uint64_t evictions;          /* pages released by reclaim */
 	uint64_t reactivations;      /* pages touched again after the clock unmapped them */
@@ -183,6 +185,7 @@ typedef struct fs_stats {
 	double accuracy;  /* prefetch_hits / prefetches_issued */
 	double coverage;  /* prefetch_hits / (prefetch_hits + demand_fetches) */
 	double wall_seconds;             /* runtime start to snapshot */
+	double pager_cpu_seconds;        /* CPU time of the pager thread */
 	char placement[256];             /* CPU placement of the program and its pager */
 	/* The whole process tree of a `farsight run` (the program and every process it
 	 * forked or exec'd that ran with far memory), when known; 0 otherwise. */

@@ -56,16 +56,24 @@ int fs_backend_open(const fs_config *cfg, fs_backend **out, char *err, size_t er
 		fs_errf(err, errlen, "unknown backend '%s'; use " BACKEND_NAMES, cfg->backend);
 		return FS_EINVAL;
 	}
+	int rc;
 	switch (kind) {
 	case B_MEM:
-		return fs_backend_mem_open(cfg, out, err, errlen);
+		rc = fs_backend_mem_open(cfg, out, err, errlen);
+		break;
 	case B_ZMEM:
-		return fs_backend_zmem_open(cfg, rest, out, err, errlen);
+		rc = fs_backend_zmem_open(cfg, rest, out, err, errlen);
+		break;
 	case B_REDIS:
-		return fs_backend_redis_open(cfg, rest, out, err, errlen);
+		rc = fs_backend_redis_open(cfg, rest, out, err, errlen);
+		break;
 	default:
-		return fs_backend_tcp_open(cfg, rest, out, err, errlen);
+		rc = fs_backend_tcp_open(cfg, rest, out, err, errlen);
+		break;
 	}
+	if (rc == FS_OK)
+		(*out)->arena_fd = -1; /* until the runtime hands its memfd over */
+	return rc;
 }
 
 void fs_live_expired_msg(fs_backend *b, const char *server, const fs_liveness *l,

@@ -61,6 +61,11 @@ typedef struct fs_backend_ops {
 	 * JSON.  Called from any thread while the pager runs: it reads only counters the
 	 * backend keeps in relaxed atomics. */
 	int (*stats)(fs_backend *b, fs_named_stat *out, int max);
+	/* Optional (may be NULL): a thread now waits on `page`, which a queued prefetch
+	 * read is bringing in: serve that read ahead of the prefetches queued before it,
+	 * as a demand read would be.  Returns 1 if a read was moved ahead, 0 if none was
+	 * queued behind others (it is due soon anyway, or no read holds the page). */
+	int (*promote)(fs_backend *b, uint64_t page);
 	void (*close)(fs_backend *b);
 	/* In a child forked without exec (runtime/fork.c), on the inherited backend: make
 	 * it the child's own, holding the parent's far pages as they were at the fork,
@@ -72,6 +77,12 @@ typedef struct fs_backend_ops {
 struct fs_backend {
 	const fs_backend_ops *ops;
 	char errmsg[512]; /* the sentence behind the last error */
+	/* The arena's memfd (set by the runtime after open; -1 when there is none): a
+	 * read's data may land by pwrite(arena_fd, data, len, page * FS_PAGE_SIZE)
+	 * instead of a copy into buf.  That costs the pager ~1.6 us a page against ~4 us:
+	 * a copy into the alias view faults on every page and zeroes it first
+	 * (../shared/brief/async-probe.md; bench/scan.c measures it). */
+	int arena_fd;
 };
 
 /* ---- liveness of a remote server --------------------------------------------

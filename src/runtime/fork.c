@@ -379,6 +379,7 @@ int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
 	rt->inherit_pipe_w = q->pipe_w;
 	rt->inherit_status = q->status;
 	rt->memfd = q->memfd;
+	rt->be->arena_fd = rt->memfd; /* reads land in our own arena from now on */
 	q->status = NULL;
 	q->memfd = q->pipe_r = q->pipe_w = -1;
 

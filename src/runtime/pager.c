@@ -76,6 +76,18 @@ void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 	_exit(70);
 }
 
+void fs_pager_cpu_publish(fs_runtime *rt)
+{
+	clockid_t clk;
+	struct timespec ts;
+	if (atomic_load(&rt->stop))
+		return; /* the pager may be gone: keep the last value */
+	if (pthread_getcpuclockid(rt->pager, &clk) == 0 && clock_gettime(clk, &ts) == 0)
+		atomic_store_explicit(&rt->c.pager_cpu_ns,
+				      (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
+				      memory_order_relaxed);
+}
+
 static void backend_failed(fs_runtime *rt, const char *what, int rc)
 {
 	fs_pager_fatal(rt, "far-memory backend '%s' failed %s: %s (%s)", rt->be->ops->name, what,
@@ -328,6 +340,9 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		if (r != 2)
 			add_waiter(rt, page, r == 1);
 		if (r == 1) { /* a late hit: prefetched, still in flight when touched */
+			/* It is a demand now: ahead of the prefetches queued before it. */
+			if (rt->be->ops->promote && rt->be->ops->promote(rt->be, page))
+				atomic_fetch_add_explicit(&rt->c.promotions, 1, memory_order_relaxed);
 			ev.kind = FS_EV_HIT;
 			evs[(*nev)++] = ev;
 		}

@@ -195,6 +195,7 @@ void fs_report_publish(fs_runtime *rt, int final)
 #undef PUBP
 	}
 	if (rt->report_root) {
+		fs_pager_cpu_publish(rt);
 		copy_words(&r->c, &rt->c, sizeof(r->c));
 		copy_words(&r->lat_demand, &rt->lat_demand, sizeof(r->lat_demand));
 		copy_words(&r->lat_hit, &rt->lat_hit, sizeof(r->lat_hit));

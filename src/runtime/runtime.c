@@ -409,6 +409,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	fs_reclaim_init(rt);
 	if ((rc = fs_backend_open(cfg, &rt->be, err, errlen)))
 		goto fail;
+	rt->be->arena_fd = rt->memfd;
 	read_cmdline(rt->command, sizeof(rt->command), &fs_policy_live_command_hash);
 	if ((rc = fs_policy_create(cfg, &rt->pol, err, errlen)))
 		goto fail;

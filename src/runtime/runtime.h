@@ -45,9 +45,11 @@ struct fs_latency {
 struct fs_counters {
 	_Atomic uint64_t faults, demand_fetches, wp_faults, prefetches_issued, far_bytes_read,
 		far_bytes_written;
+	_Atomic uint64_t promotions; /* late hits whose read was moved ahead of prefetches */
 	/* The policy's time and metadata (future maps), published by the pager: the
 	 * policy and its driver are the pager's alone. */
 	_Atomic uint64_t policy_ns, policy_events, policy_mem_bytes;
+	_Atomic uint64_t pager_cpu_ns; /* CPU time of the pager thread (fs_pager_cpu_publish) */
 	struct fs_page_counts page;
 };
 
@@ -166,6 +168,8 @@ void *fs_pager_main(void *arg);
  * completions are landed.  Returns how many completed. */
 int fs_drain(fs_runtime *rt, int64_t timeout_ns);
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Store the pager thread's CPU time so far into rt->c.pager_cpu_ns (any thread). */
+void fs_pager_cpu_publish(fs_runtime *rt);
 /* The pager's side of fs_free/fs_discard (runtime.c posts, the pager runs). */
 void fs_pager_run_commands(fs_runtime *rt);
 

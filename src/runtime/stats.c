@@ -57,6 +57,7 @@ void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_
 	s->prefetches_issued = LOAD(prefetches_issued);
 	s->prefetch_hits = LOAD(page.prefetch_hits);
 	s->late_hits = LOAD(page.late_hits);
+	s->promotions = LOAD(promotions);
 	s->wasted_prefetches = LOAD(page.wasted_prefetches);
 	s->evictions = LOAD(page.evictions);
 	s->writebacks = LOAD(page.writebacks);
@@ -76,11 +77,13 @@ void fs_stats_compute(const struct fs_counters *c, const struct fs_latency *lat_
 	uint64_t touched = s->prefetch_hits + s->demand_fetches;
 	s->coverage = touched ? (double)s->prefetch_hits / (double)touched : 0;
 	s->wall_seconds = wall_seconds;
+	s->pager_cpu_seconds = (double)LOAD(pager_cpu_ns) / 1e9;
 }
 #undef LOAD
 
 int fs_stats_get(fs_runtime *rt, fs_stats *s)
 {
+	fs_pager_cpu_publish(rt);
 	fs_stats_compute(&rt->c, &rt->lat_demand, &rt->lat_hit, rt->pages.budget,
 			 (double)(fs_now_ns() - rt->start_ns) / 1e9, s);
 	snprintf(s->placement, sizeof(s->placement), "%s", rt->placement);
@@ -178,6 +181,7 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	U(prefetches_issued);
 	U(prefetch_hits);
 	U(late_hits);
+	U(promotions);
 	U(wasted_prefetches);
 	U(evictions);
 	U(writebacks);
@@ -195,6 +199,7 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 	D(inference_ns_per_event);
 	U(future_map_bytes);
 	D(wall_seconds);
+	D(pager_cpu_seconds);
 	fprintf(f, ",\n  \"placement\": ");
 	fs_json_str(f, s->placement);
 	U(processes);
