@@ -74,6 +74,7 @@ typedef struct fs_config {
 	char reclaim[16];          /* victim choice: clock or fifo */
 	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
 	uint32_t readahead_max;    /* readahead window cap, pages */
+	uint32_t stream_max;       /* longest run a followed stream grows to, pages */
 	uint32_t lookahead;        /* oracle: recorded events it prefetches ahead */
 	uint32_t chain_depth;      /* assumed hits a prediction chain runs past a real event */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */

@@ -210,7 +210,7 @@ static void touch(uint64_t k, int write, uint32_t v)
 			fs_page_zero_fill(&P, k, write);
 		} else if (s == PS_FAR) {
 			make_room();
-			fs_page_fetch(&P, k, 1, write);
+			fs_page_fetch(&P, k, FS_FETCH_DEMAND | (write ? FS_FETCH_WRITE : 0));
 			complete_read(k, 0);
 		} else { /* FETCH: wait for the prefetch */
 			fs_page_wait(&P, k, write);
@@ -250,7 +250,7 @@ static void run(int clock, int have_wp, int full_every, int steps)
 			touch(k, 1, (uint32_t)step + 1);
 			break;
 		case 6: /* a prefetch, if there is room */
-			if (fs_pages_free(&P) && fs_page_fetch(&P, k, 0, 0) == 0)
+			if (fs_pages_free(&P) && fs_page_fetch(&P, k, rnd(3) ? 0 : FS_FETCH_TRIPWIRE) == 0)
 				inflight[ninflight++] = k;
 			break;
 		case 7:
@@ -323,8 +323,8 @@ TEST(counters_follow_transitions)
 	fs_page_zero_fill(&P, 0, 0);
 	CHECK_EQ_U64(C.zero_fills, 1);
 	/* a prefetch touched while in flight: a late hit */
-	CHECK(fs_page_fetch(&P, 1, 0, 0) == 0);
-	CHECK(fs_page_fetch(&P, 1, 0, 0) == -1); /* not FAR any more */
+	CHECK(fs_page_fetch(&P, 1, 0) == 0);
+	CHECK(fs_page_fetch(&P, 1, 0) == -1); /* not FAR any more */
 	CHECK(fs_page_wait(&P, 1, 0) == 1);
 	CHECK(fs_page_wait(&P, 1, 0) == 2);
 	CHECK_EQ_U64(C.late_hits, 1);
@@ -332,7 +332,7 @@ TEST(counters_follow_transitions)
 	complete_read(1, 1); /* has a waiter: mapped for it, not "on arrival" */
 	CHECK_EQ_U64(C.prefetches_mapped, 0);
 	/* two prefetches landing as one run, mapped on arrival with one map */
-	CHECK(fs_page_fetch(&P, 2, 0, 0) == 0 && fs_page_fetch(&P, 3, 0, 0) == 0);
+	CHECK(fs_page_fetch(&P, 2, 0) == 0 && fs_page_fetch(&P, 3, 0) == 0);
 	F.present[2] = F.present[3] = 1;
 	uint64_t arrived[2];
 	CHECK(fs_page_land(&P, 2, 2, 1, arrived) == 2);
@@ -350,7 +350,7 @@ TEST(counters_follow_transitions)
 	/* a prefetch left CACHED and discarded untouched: wasted */
 	P.state[5] = PS_FAR | PF_HASFAR;
 	F.far_has[5] = 1;
-	CHECK(fs_page_fetch(&P, 5, 0, 0) == 0);
+	CHECK(fs_page_fetch(&P, 5, 0) == 0);
 	complete_read(5, 0);
 	CHECK((P.state[5] & PS_MASK) == PS_CACHED);
 	fs_page_discard(&P, 5, 1);

@@ -83,6 +83,8 @@ static const struct setting table[] = {
 	S(reclaim, STR, "clock", "--reclaim",
 	  "victim choice: clock (second chance: unmap, evict if not touched again) or fifo"),
 	S(readahead_max, U32, "8", "--readahead-max", "readahead window cap, pages"),
+	S(stream_max, U32, "64", "--stream-max",
+	  "prefetched runs of 4+ contiguous pages are followed: touching a run's first page fetches the next run, twice as long up to this many pages (0 = off)"),
 	S(lookahead, U32, "8", "--lookahead", "oracle: how many recorded events ahead it prefetches"),
 	S(chain_depth, U32, "2", "--chain-depth",
 	  "farsight with pages mapped on arrival: assumed hits a chain of predictions runs past the last real event (0-7; docs/MODEL.md)"),

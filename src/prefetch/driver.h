@@ -20,6 +20,18 @@
  * hit's candidates.  The caller's order of those calls is the only thing the pager and
  * replay do differently (the pager interleaves them with the backend's completions).
  *
+ * Streams.  A page mapped on arrival raises no fault, so a policy that predicts on
+ * faults (readahead, leap) would see a sequential run it started end in a demand miss
+ * every window, and fetch each window only when the program is already waiting.  The
+ * driver follows such runs itself, for every policy, as the kernel's file readahead
+ * does with its PG_readahead mark: the first page of every run of at least
+ * FS_STREAM_MIN contiguous candidates is a tripwire (FS_CAND_TRIPWIRE: fetched but left
+ * unmapped on arrival), and when the program touches it (a prefetch hit, late or not)
+ * the driver issues the run that follows the one the tripwire opened, twice as long,
+ * up to arrival.stream_max pages, whose first page is the next tripwire.  So a stream is
+ * always a run ahead of the program, at the cost of one minor fault per run; a
+ * stream the program leaves ends there, its last run unused.
+ *
  * The driver also keeps the policy's time: every call is timed, and ns_per_event
  * divides it by the events the program raised, so it covers a chain's steps.
  */
@@ -31,9 +43,16 @@
 #include <stdatomic.h>
 
 #define FS_DRIVER_QUEUE 1024 /* assumed hits waiting; beyond it the policy only learns */
+#define FS_STREAM_MIN 4      /* contiguous candidates that make a run a stream */
+#define FS_STREAM_SLOTS 1024 /* streams followed at once (a direct-mapped table) */
+/* Set on a candidate that is a stream's tripwire: fetch it, never map it on arrival. */
+#define FS_CAND_TRIPWIRE (1ull << 63)
+#define FS_CAND_PAGE(c) ((c) & ~FS_CAND_TRIPWIRE)
 
-/* Sees every policy call: its input, the chain depth its candidates will be issued at
- * (depth 0 for a real event), and the candidates (max 0 when it only learned).  For
+/* Sees every call of the driver that reaches the policy: its input, the chain depth
+ * its candidates will be issued at (depth 0 for a real event), and the candidates the
+ * driver hands out (streams' runs and tripwire marks included; none when the policy
+ * only learned).  For
  * tests and tracing; set with atomic_store, since the driver runs on the pager. */
 typedef void (*fs_driver_observer)(void *arg, const fs_event *ev, uint32_t depth,
 				   const uint64_t *cand, int n);
@@ -50,6 +69,13 @@ typedef struct fs_driver {
 		uint8_t depth;
 	} q[FS_DRIVER_QUEUE];
 	uint32_t head, n;
+	struct fs_stream {
+		uint64_t trip;  /* the tripwire page + 1 (0: free slot) */
+		uint64_t next;  /* the first page of the run that follows */
+		uint32_t len;   /* the length of the run the tripwire opened */
+		int8_t dir;     /* +1 ascending, -1 descending */
+	} streams[FS_STREAM_SLOTS];
+	uint64_t stream_runs;   /* runs issued by following streams */
 	_Atomic(fs_driver_observer) observe;
 	void *_Atomic observe_arg;
 } fs_driver;

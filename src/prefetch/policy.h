@@ -77,6 +77,8 @@ typedef struct fs_arrival {
 	int front; /* pages mapped on arrival first in line for reclaim (else in use) */
 	uint32_t chain_depth; /* assumed hits a chain runs past a real event (0-7; 0 unless
 			       * map and chain) */
+	uint32_t stream_max;  /* the longest run the driver follows a stream with (pages;
+			       * 0: it does not follow streams; prefetch/driver.h) */
 } fs_arrival;
 /* FS_OK and *a filled, or FS_EINVAL with a sentence in err for an unknown value. */
 int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival *a,

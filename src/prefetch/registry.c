@@ -85,5 +85,12 @@ int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival
 	 * side (docs/RESULTS.md section 1) the front was faster for farsight too. */
 	a->front = !strcmp(place, "front");
 	a->chain_depth = a->map && a->chain ? cfg->chain_depth : 0;
+	if (cfg->stream_max > FS_POLICY_MAX_CANDIDATES) {
+		fs_errf(err, errlen, "stream_max %u is more than %d (the most candidates one "
+			"event gives); use 0-%d", cfg->stream_max, FS_POLICY_MAX_CANDIDATES,
+			FS_POLICY_MAX_CANDIDATES);
+		return FS_EINVAL;
+	}
+	a->stream_max = cfg->stream_max;
 	return FS_OK;
 }

@@ -184,12 +184,14 @@ void fs_page_zero_fill(fs_pages *p, uint64_t page, int write)
 	queue_back(p, page);
 }
 
-int fs_page_fetch(fs_pages *p, uint64_t page, int demand, int write)
+int fs_page_fetch(fs_pages *p, uint64_t page, unsigned how)
 {
 	if ((p->state[page] & PS_MASK) != PS_FAR)
 		return -1;
-	p->state[page] = PS_FETCH | PF_HASFAR |
-			 (demand ? PF_WAITER | (write ? PF_WAITER_W : 0) : PF_PREFETCHED);
+	uint8_t f = (how & FS_FETCH_DEMAND)
+			    ? PF_WAITER | ((how & FS_FETCH_WRITE) ? PF_WAITER_W : 0)
+			    : PF_PREFETCHED | ((how & FS_FETCH_TRIPWIRE) ? PF_TRIPWIRE : 0);
+	p->state[page] = PS_FETCH | PF_HASFAR | f;
 	take_frames(p, 1);
 	return 0;
 }
@@ -199,7 +201,7 @@ int fs_page_wait(fs_pages *p, uint64_t page, int write)
 	uint8_t s = p->state[page];
 	int late = (s & PF_PREFETCHED) != 0;
 	int had = (s & PF_WAITER) != 0;
-	s = (uint8_t)((s & ~PF_PREFETCHED) | PF_WAITER | (write ? PF_WAITER_W : 0));
+	s = (uint8_t)((s & ~(PF_PREFETCHED | PF_TRIPWIRE)) | PF_WAITER | (write ? PF_WAITER_W : 0));
 	p->state[page] = s;
 	if (late) {
 		COUNT(p, prefetch_hits, 1);
@@ -211,7 +213,8 @@ int fs_page_wait(fs_pages *p, uint64_t page, int write)
 
 static int mappable_on_arrival(uint8_t s)
 {
-	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER)) == (PS_FETCH | PF_PREFETCHED);
+	return (s & (PS_MASK | PF_PREFETCHED | PF_WAITER | PF_TRIPWIRE)) ==
+	       (PS_FETCH | PF_PREFETCHED);
 }
 
 int fs_page_land(fs_pages *p, uint64_t page, uint32_t n, int map_prefetched, uint64_t *arrived)
@@ -225,7 +228,7 @@ int fs_page_land(fs_pages *p, uint64_t page, uint32_t n, int map_prefetched, uin
 		if (s & PF_WAITER) {
 			map_pages(p, pg, 1, (s & PF_WAITER_W) != 0);
 			queue_back(p, pg);
-		} else if (map_prefetched && (s & PF_PREFETCHED)) {
+		} else if (map_prefetched && mappable_on_arrival(s)) {
 			/* With the pages of the run after it that can be: one map operation. */
 			uint32_t e = k + 1;
 			while (e < n && mappable_on_arrival(p->state[page + e]))
@@ -468,8 +471,8 @@ int fs_pages_check(const fs_pages *p, uint64_t upto, char *err, size_t errlen)
 		const char *bad = NULL;
 		if (k > PS_DIRTY)
 			bad = "an unknown state";
-		else if ((s & PF_DIRTYDATA) && k != PS_CACHED)
-			bad = "DIRTYDATA outside CACHED";
+		else if ((s & PF_DIRTYDATA) && k != PS_CACHED && !(k == PS_FETCH && (s & PF_PREFETCHED)))
+			bad = "DIRTYDATA (TRIPWIRE) outside CACHED (a prefetch in FETCH)";
 		else if ((s & (PF_WAITER | PF_WAITER_W)) && k != PS_FETCH)
 			bad = "a waiter outside FETCH";
 		else if ((s & PF_PREFETCHED) && k != PS_FETCH && k != PS_CACHED)

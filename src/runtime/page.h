@@ -32,7 +32,9 @@
  *
  * The flags: PREFETCHED (brought in by a prefetch, not touched yet), WAITER and
  * WAITER_W (a thread waits on a FETCH page, and its fault was a write), HASFAR (the
- * backend's copy is valid), DIRTYDATA (a CACHED page newer than its far copy).
+ * backend's copy is valid), DIRTYDATA (a CACHED page newer than its far copy),
+ * TRIPWIRE (a FETCH page to keep unmapped on arrival; the bit DIRTYDATA uses in
+ * CACHED).
  *
  * Invariants (checked by fs_pages_check, which the unit test calls after every step):
  * local = pages in FETCH, CACHED, MAPPED or DIRTY, and local <= budget; n_cached =
@@ -67,6 +69,7 @@ enum {
 };
 #define PS_MASK 0x07
 #define PF_DIRTYDATA 0x08
+#define PF_TRIPWIRE 0x08 /* the same bit, in FETCH only: keep it unmapped on arrival */
 #define PF_PREFETCHED 0x10
 #define PF_WAITER 0x20
 #define PF_WAITER_W 0x40
@@ -147,9 +150,13 @@ static inline uint64_t fs_pages_free(const fs_pages *p)
 
 /* ZERO -> mapped: a zeroed frame, no backend round trip. */
 void fs_page_zero_fill(fs_pages *p, uint64_t page, int write);
-/* FAR -> FETCH, taking a frame.  A demand fetch gets a waiter (write: its fault was a
- * write); a prefetch is marked PREFETCHED.  Returns 0, or -1 if the page is not FAR. */
-int fs_page_fetch(fs_pages *p, uint64_t page, int demand, int write);
+/* FAR -> FETCH, taking a frame.  A demand fetch (FS_FETCH_DEMAND) gets a waiter
+ * (FS_FETCH_WRITE: its fault was a write); a prefetch is marked PREFETCHED, and a
+ * FS_FETCH_TRIPWIRE prefetch is never mapped on arrival: its first touch faults, which
+ * tells the prefetcher that the program reached it (prefetch/driver.h, streams).
+ * Returns 0, or -1 if the page is not FAR. */
+enum { FS_FETCH_DEMAND = 1, FS_FETCH_WRITE = 2, FS_FETCH_TRIPWIRE = 4 };
+int fs_page_fetch(fs_pages *p, uint64_t page, unsigned how);
 /* A fault on a FETCH page: it gets a waiter.  Returns 1 if that makes it a late hit
  * (it was prefetched and nobody had touched it), 2 if a thread already waited, 0 else. */
 int fs_page_wait(fs_pages *p, uint64_t page, int write);

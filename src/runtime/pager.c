@@ -228,8 +228,9 @@ static void issue_prefetches(fs_runtime *rt, const uint64_t *cand, int n, uint16
 	int nio = 0;
 	uint64_t pages = 0;
 	for (int i = 0; i < n && room > 0; i++) {
-		uint64_t pg = cand[i];
-		if (pg >= bump || fs_page_fetch(&rt->pages, pg, 0, 0))
+		uint64_t pg = FS_CAND_PAGE(cand[i]);
+		unsigned how = (cand[i] & FS_CAND_TRIPWIRE) ? FS_FETCH_TRIPWIRE : 0;
+		if (pg >= bump || fs_page_fetch(&rt->pages, pg, how))
 			continue;
 		room--;
 		pages++;
@@ -354,7 +355,7 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		return;
 	case PS_FAR:
 		reserve_pages(rt, 1);
-		fs_page_fetch(P, page, 1, write);
+		fs_page_fetch(P, page, FS_FETCH_DEMAND | (write ? FS_FETCH_WRITE : 0));
 		add_waiter(rt, page, 0);
 		demand[(*ndemand)++] = (fs_io){ .page = page,
 						.npages = 1,

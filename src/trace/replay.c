@@ -17,6 +17,7 @@ struct cache {
 	fs_pagetable idx;
 	uint64_t *page;
 	uint64_t *issued; /* event index of the prefetch, or UINT64_MAX if demand/touched */
+	uint8_t *trip;    /* a stream's tripwire: its touch is seen even when mapped on arrival */
 	uint32_t *prev, *next;
 	uint32_t head, tail, n, cap;
 };
@@ -30,9 +31,10 @@ static int cache_init(struct cache *c, uint64_t cap)
 	c->head = c->tail = NIL;
 	c->page = malloc(cap * sizeof(uint64_t));
 	c->issued = malloc(cap * sizeof(uint64_t));
+	c->trip = malloc(cap);
 	c->prev = malloc(cap * sizeof(uint32_t));
 	c->next = malloc(cap * sizeof(uint32_t));
-	if (!c->page || !c->issued || !c->prev || !c->next ||
+	if (!c->page || !c->issued || !c->trip || !c->prev || !c->next ||
 	    fs_pt_init(&c->idx, cap < (1u << 20) ? cap * 2 : (1u << 21)))
 		return FS_ENOMEM;
 	return FS_OK;
@@ -43,6 +45,7 @@ static void cache_free(struct cache *c)
 	fs_pt_free(&c->idx);
 	free(c->page);
 	free(c->issued);
+	free(c->trip);
 	free(c->prev);
 	free(c->next);
 }
@@ -85,6 +88,7 @@ static int cache_insert(struct cache *c, uint64_t page, uint64_t issued, fs_repl
 	}
 	c->page[e] = page;
 	c->issued[e] = issued;
+	c->trip[e] = 0;
 	lru_front(c, e);
 	return fs_pt_put(&c->idx, page, e);
 }
@@ -97,12 +101,17 @@ static int prefetch(struct cache *c, fs_driver *d, const uint64_t *cand, int nc,
 	int rc = FS_OK;
 	r->candidates += nc > 0 ? (uint64_t)nc : 0;
 	for (int j = 0; j < nc && !rc; j++) {
-		if (fs_pt_get(&c->idx, cand[j]) != FS_PT_NONE)
+		uint64_t pg = FS_CAND_PAGE(cand[j]);
+		if (fs_pt_get(&c->idx, pg) != FS_PT_NONE)
 			continue;
 		r->prefetches++;
-		rc = cache_insert(c, cand[j], i, r);
-		if (!rc && d->arrival.map)
-			fs_driver_arrived(d, cand[j], e->thread, depth, e->time_ns);
+		rc = cache_insert(c, pg, i, r);
+		if (rc)
+			break;
+		if (cand[j] & FS_CAND_TRIPWIRE) /* not mapped on arrival: its touch is an event */
+			c->trip[fs_pt_get(&c->idx, pg)] = 1;
+		else if (d->arrival.map)
+			fs_driver_arrived(d, pg, e->thread, depth, e->time_ns);
 	}
 	return rc;
 }
@@ -138,7 +147,7 @@ int fs_replay(fs_policy *p, const fs_event *ev, size_t n, const fs_replay_opts *
 			if (i - c.issued[node] < o->delay_events)
 				r->late_hits++;
 			c.issued[node] = UINT64_MAX;
-			if (o->arrival.map)
+			if (o->arrival.map && !c.trip[node])
 				continue; /* mapped on arrival: told as an assumed hit then */
 			e.kind = FS_EV_HIT;
 		} else {

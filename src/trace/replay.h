@@ -22,7 +22,9 @@
  * hit, and for a policy that chains (farsight) the candidates of that assumed hit are
  * prefetched too, up to `arrival.chain_depth` assumed hits past the event,
  * through the driver the pager uses (prefetch/driver.h); the touch that follows is a
- * prefetch hit, silent to the policy.  `arrival.front` is not modelled: such pages enter at MRU as every other.
+ * prefetch hit, silent to the policy, except on a stream's tripwire (never mapped on
+ * arrival, so its touch is an event, as at run time).  `arrival.front` is not
+ * modelled: such pages enter at MRU as every other.
  * The runtime reclaims in batches between watermarks, so a page queued first in line
  * lives until the next batch; an LRU cache without a free reserve would evict it at
  * the very next insertion, which would misstate hermit (a test showed 1,263 of its
