@@ -4,7 +4,8 @@
  * every call the pager made; the recorded trace, fed through a fresh policy and driver
  * (what `farsight eval` and replay do), must give exactly the candidates the runtime
  * issued, event by event.  And the driver's chain rule: candidates of assumed hits only
- * below chain_depth, learning only past it, in arrival order.
+ * below chain_depth, learning only past it, in arrival order.  And streams: a run's
+ * tripwire, touched, issues the run after it, twice as long up to stream_max.
  */
 #include "farsight.h"
 #include "prefetch/driver.h"
@@ -202,6 +203,102 @@ TEST(chains_end_at_their_depth)
 	free(d);
 }
 
+
+/* A policy that predicts the 8 pages after (or before, for odd pages) a miss, and
+ * nothing for a hit: what readahead does once its window is mapped on arrival. */
+static int run8(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
+{
+	if (ev->kind != FS_EV_MISS)
+		return 0;
+	int n = 0;
+	int64_t dir = (ev->page & 1) ? -1 : 1;
+	for (int64_t k = 1; k <= 8 && n < max; k++)
+		out[n++] = ev->page + (uint64_t)(k * dir);
+	return n;
+}
+static const fs_policy_ops run8_ops = { .name = "run8", .on_event = run8, .destroy = nodestroy };
+
+static int hit(fs_driver *d, uint64_t page, uint64_t *cand)
+{
+	fs_event ev = { .page = page, .kind = FS_EV_HIT };
+	return fs_driver_event(d, &ev, cand, FS_POLICY_MAX_CANDIDATES);
+}
+
+TEST(streams_follow_a_run_from_its_tripwire)
+{
+	fs_policy pol = { &run8_ops };
+	fs_arrival arr = { .map = 1, .stream_max = 32 };
+	fs_driver *d = calloc(1, sizeof(*d));
+	fs_driver_init(d, &pol, &arr);
+	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+	fs_event miss = { .page = 100, .kind = FS_EV_MISS };
+	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 8);
+	/* the run's first page is the tripwire, the others plain */
+	CHECK(cand[0] == (101 | FS_CAND_TRIPWIRE));
+	for (int k = 1; k < 8; k++)
+		CHECK(cand[k] == 101u + (uint64_t)k);
+	CHECK(hit(d, 102, cand) == 0); /* not a tripwire: nothing */
+	/* touching the tripwire issues the next run, twice as long, its own first page
+	 * the next tripwire */
+	CHECK(hit(d, 101, cand) == 16);
+	CHECK(cand[0] == (109 | FS_CAND_TRIPWIRE));
+	for (int k = 1; k < 16; k++)
+		CHECK(cand[k] == 109u + (uint64_t)k);
+	CHECK(hit(d, 101, cand) == 0); /* a tripwire fires once */
+	CHECK(hit(d, 109, cand) == 32);
+	CHECK(cand[0] == (125 | FS_CAND_TRIPWIRE) && cand[31] == 156);
+	CHECK(hit(d, 125, cand) == 32); /* capped at stream_max */
+	CHECK(cand[0] == (157 | FS_CAND_TRIPWIRE) && cand[31] == 188);
+	CHECK_EQ_U64(d->stream_runs, 3);
+	/* descending: the run below a miss on an odd page */
+	miss.page = 501;
+	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 8);
+	CHECK(cand[0] == (500 | FS_CAND_TRIPWIRE) && cand[7] == 493);
+	CHECK(hit(d, 500, cand) == 16);
+	CHECK(cand[0] == (492 | FS_CAND_TRIPWIRE) && cand[15] == 477);
+	/* a descending stream stops at page 0 */
+	miss.page = 9;
+	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 8);
+	CHECK(hit(d, 8, cand) == 1 && cand[0] == 0);
+	/* stream_max 0: no marks, no runs */
+	fs_arrival off = { .map = 1 };
+	fs_driver_init(d, &pol, &off);
+	miss.page = 100;
+	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 8);
+	CHECK(cand[0] == 101);
+	CHECK(hit(d, 101, cand) == 0);
+	free(d);
+}
+
+/* Runs shorter than FS_STREAM_MIN and scattered candidates are not streams. */
+static int scatter(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
+{
+	static const uint64_t c[] = { 10, 11, 12, 40, 50, 51, 52, 53, 90 };
+	int n = 0;
+	for (size_t k = 0; k < FS_ARRAY_SIZE(c) && n < max && ev->kind == FS_EV_MISS; k++)
+		out[n++] = c[k];
+	return n;
+}
+static const fs_policy_ops scatter_ops = { .name = "scatter", .on_event = scatter, .destroy = nodestroy };
+
+TEST(short_runs_are_not_streams)
+{
+	fs_policy pol = { &scatter_ops };
+	fs_arrival arr = { .map = 1, .stream_max = 64 };
+	fs_driver *d = calloc(1, sizeof(*d));
+	fs_driver_init(d, &pol, &arr);
+	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+	fs_event miss = { .page = 1, .kind = FS_EV_MISS };
+	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 9);
+	int marked = 0;
+	for (int k = 0; k < 9; k++)
+		marked += (cand[k] & FS_CAND_TRIPWIRE) != 0;
+	CHECK(marked == 1 && cand[4] == (50 | FS_CAND_TRIPWIRE)); /* only 50-53 */
+	CHECK(hit(d, 10, cand) == 0);
+	CHECK(hit(d, 50, cand) == 8 && FS_CAND_PAGE(cand[0]) == 54 && cand[7] == 61);
+	free(d);
+}
+
 int main(void)
 {
 	logv = calloc(LOG_MAX, sizeof(*logv));
@@ -209,6 +306,8 @@ int main(void)
 	RUN(replay_issues_the_runtimes_candidates_leap);
 	RUN(replay_issues_the_runtimes_candidates_farsight);
 	RUN(chains_end_at_their_depth);
+	RUN(streams_follow_a_run_from_its_tripwire);
+	RUN(short_runs_are_not_streams);
 	free(logv);
 	return TEST_EXIT();
 }
