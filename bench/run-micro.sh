@@ -21,6 +21,8 @@ echo "micro-benchmarks on $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/lo
 echo
 # shellcheck disable=SC2086
 run fault_cost ${FAULT_COST_ARGS:-}
+run scan --mib 128 --passes 3 --reps 3 --walk seq
+run scan --mib 128 --passes 3 --reps 3 --walk cycle
 run model_step
 run memd_bench
 exit $status

@@ -7,8 +7,11 @@
  * server over TCP), and a prefetcher policy fetches pages before they are touched.
  *
  * Every public name starts with fs_ (FS_ for constants).  Functions return 0 or a
- * negative FS_E* code; fs_strerror() turns a code into a sentence.  Nothing in the
- * library calls exit().
+ * negative FS_E* code; fs_strerror() turns a code into a sentence.  No call returns
+ * by exit(), with one exception, on purpose: when the backend fails while the program
+ * runs (a server lost, a read refused), the pager thread prints what failed and ends
+ * the process with _exit(70).  A thread waiting in a fault cannot be handed an error,
+ * and a zero page in place of its data would be silent corruption.
  */
 #ifndef FARSIGHT_H
 #define FARSIGHT_H

@@ -22,6 +22,9 @@
  * copied into the connection's output buffer, so submit_write returns only when the
  * bytes are taken, as backend.h requires.  poll() sends the rest as the socket drains.
  *
+ * A late hit (a thread now waits on a page a queued prefetch brings) is promoted: the
+ * read is sent again on the demand connection and the bulk copy voided (tcp_promote).
+ *
  * Errors are sticky.  A broken connection (memd died, reset, protocol violation) is
  * FS_EBACKEND with a sentence naming the server: memd frees a client's pages when its
  * connections close, so there is nothing to reconnect to (docs/PROTOCOL.md, "Why no
@@ -60,6 +63,7 @@ struct req {
 	uint8_t op;
 	uint8_t hdr[FSP_HDR_LEN]; /* the response header is received here */
 	size_t got;               /* response bytes received so far */
+	uint8_t voided;           /* promoted: its data goes to the sink, no completion */
 };
 
 struct tconn {
@@ -84,6 +88,7 @@ struct tcp_backend {
 	uint64_t capacity_pages;
 	uint32_t timeout_ms;  /* backend_timeout_ms: a longer silence means memd is gone */
 	char where[300];      /* "memd at HOST:PORT" */
+	unsigned char *sink;  /* FS_IO_MAX_PAGES pages: where voided reads' data goes */
 };
 
 #define BULK(t) (&(t)->conn[0])
@@ -227,6 +232,7 @@ static struct req *push(struct tconn *c, const fs_io *io, uint8_t op)
 	r->npages = io->npages;
 	r->op = op;
 	r->got = 0;
+	r->voided = 0;
 	if (op == FSP_OP_WRITE)
 		c->nwrites++;
 	return r;
@@ -433,7 +439,8 @@ static int rx(struct tcp_backend *t, struct tconn *c)
 			}
 			if (r->got < len)
 				break;
-			complete(t, r->tag, FS_OK);
+			if (!r->voided) /* a promoted read completes on the demand connection */
+				complete(t, r->tag, FS_OK);
 		pop:
 			if (r->op == FSP_OP_WRITE)
 				c->nwrites--;
@@ -569,6 +576,41 @@ static int tcp_inflight(fs_backend *b)
 	return (int)(t->dcount + t->conn[0].count + (t->nconn > 1 ? t->conn[1].count : 0));
 }
 
+/* A thread waits on `page`, which a prefetch read queued on the bulk connection is
+ * bringing in (a late hit).  memd answers a connection in order, so that read comes
+ * after every prefetch queued before it; the same read is sent again on the demand
+ * connection, into the same pages, and the bulk copy is voided: its bytes, when they
+ * come, go to a sink and it completes nothing, so the pager sees one completion and no
+ * byte lands twice.  Not when its response has begun to arrive (it is nearly here) or
+ * a write of its pages is queued before it (the read must see that write). */
+static int tcp_promote(fs_backend *b, uint64_t page)
+{
+	struct tcp_backend *t = (struct tcp_backend *)b;
+	if (t->err || t->nconn < 2)
+		return 0;
+	struct tconn *c = BULK(t), *d = DEMAND(t);
+	for (uint32_t i = 0; i < c->count; i++) {
+		struct req *r = &c->ring[(c->head + i) % FSP_MAX_INFLIGHT];
+		if (r->op != FSP_OP_READ || r->voided || page < r->page ||
+		    page >= r->page + r->npages)
+			continue;
+		fs_io io = { .page = r->page, .npages = r->npages, .flags = FS_IO_DEMAND,
+			     .buf = r->buf, .tag = r->tag };
+		if (i == 0 || r->got || write_overlaps(c, &io) || !has_room(t, d))
+			return 0;
+		unsigned char hdr[FSP_HDR_LEN];
+		encode(hdr, &io, FSP_OP_READ, FSP_REQ_DEMAND);
+		if (out_append(t, d, hdr, sizeof(hdr)))
+			return 0;
+		push(d, &io, FSP_OP_READ);
+		r->buf = t->sink;
+		r->voided = 1;
+		out_flush(t, d);
+		return 1;
+	}
+	return 0;
+}
+
 static void tcp_close(fs_backend *b)
 {
 	struct tcp_backend *t = (struct tcp_backend *)b;
@@ -579,6 +621,7 @@ static void tcp_close(fs_backend *b)
 		free(t->conn[k].out);
 	}
 	free(t->done);
+	free(t->sink);
 	free(t);
 }
 
@@ -589,6 +632,7 @@ static const fs_backend_ops tcp_ops = {
 	.poll = tcp_poll,
 	.discard = tcp_discard,
 	.inflight = tcp_inflight,
+	.promote = tcp_promote,
 	.close = tcp_close,
 };
 
@@ -807,7 +851,8 @@ int fs_backend_tcp_open(const fs_config *cfg, const char *hostport, fs_backend *
 	t->conn[0].fd = t->conn[1].fd = -1;
 	t->dcap = 2 * FSP_MAX_INFLIGHT;
 	t->done = calloc(t->dcap, sizeof(*t->done));
-	int rc = t->done ? FS_OK : FS_ENOMEM;
+	t->sink = malloc((size_t)FS_IO_MAX_PAGES * FS_PAGE_SIZE);
+	int rc = t->done && t->sink ? FS_OK : FS_ENOMEM;
 	unsigned char session[FSP_SESSION_LEN] = { 0 };
 	for (int k = 0; k < t->nconn && !rc; k++) {
 		struct tconn *c = &t->conn[k];
