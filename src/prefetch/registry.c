@@ -75,14 +75,16 @@ int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival
 			"of it); use 0-7", cfg->chain_depth);
 		return FS_EINVAL;
 	}
-	/* prefetch_map auto: as the policy asks (hermit and farsight map on arrival). */
+	/* prefetch_map auto: as the policy asks (hermit and farsight map on arrival); the
+	 * default is direct for every policy (docs/TUNING.md section 7). */
 	a->map = !strcmp(map, "direct") ||
 		 (!strcmp(map, "auto") && (ops->runtime_flags & FS_POLICY_RT_MAP_PREFETCHED));
 	a->chain = (ops->runtime_flags & FS_POLICY_RT_CHAIN) != 0;
-	/* Front for every policy by default: a page not touched yet is first in line, as
-	 * the kernel's readahead pages are on its inactive list.  A chain bets the program
-	 * goes through its pages, which argued for the back (in use); measured side by
-	 * side (docs/RESULTS.md section 1) the front was faster for farsight too. */
+	/* Back (in use) by default.  The front (first in line, as the kernel's readahead
+	 * pages on its inactive list) has the clock unmap the pages a stream brought
+	 * ahead of the program before it reaches them: every one then costs a
+	 * reactivation fault (pagerank at 50%: 844k of them, 0.16 against 0.34 at the
+	 * back; docs/TUNING.md section 7). */
 	a->front = !strcmp(place, "front");
 	a->chain_depth = a->map && a->chain ? cfg->chain_depth : 0;
 	if (cfg->stream_max > FS_POLICY_MAX_CANDIDATES) {
