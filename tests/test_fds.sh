@@ -25,6 +25,17 @@ check "... once only" $? "$(cat "$TMP/err")"
 cmp -s "$TMP/user" "$TMP/user.orig"
 check "... and its own file on descriptors 3-9 is unchanged" $?
 
+# Raw dup2 system calls onto the runtime's descriptors: stopped with the reason, the
+# file never written.
+got=$(timeout 60 "$FARSIGHT" run --quiet --local-mem 256K -- "$H/preload_fds" "$TMP/user" 8 raw 2>"$TMP/err")
+st=$?
+[ $st -eq 70 ] && grep -q "descriptor [0-9]*, farsight's .*, was replaced by the program with a raw system call" "$TMP/err"
+check "raw dup2 onto the runtime's descriptors: stopped (70) with the reason" $? \
+	"status $st: $got $(head -5 "$TMP/err")"
+cmp -s "$TMP/user" "$TMP/user.orig"
+check "... and the file put there is unchanged" $? "$(cmp "$TMP/user" "$TMP/user.orig" 2>&1)"
+cp "$TMP/user.orig" "$TMP/user"
+
 # The shells, with the file on every number the runtime used to take (which numbers
 # those were depended on what the shell inherited); the loop's strings live in far
 # memory and are evicted many times over.

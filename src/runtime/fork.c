@@ -230,9 +230,7 @@ int fs_fork_prepare(fs_runtime *rt)
 	pthread_mutex_lock(&q->mu);
 	q->phase = FS_FORK_WANTED;
 	atomic_store(&rt->fork_pending, 1);
-	uint64_t one = 1;
-	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
-	(void)unused;
+	fs_runtime_wake(rt);
 	while (q->phase != FS_FORK_FROZEN)
 		pthread_cond_wait(&q->cv, &q->mu);
 	pthread_mutex_unlock(&q->mu);
@@ -387,8 +385,9 @@ int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	fs_fd_close(rt->uffd);
+	fs_fd_close(rt->uffd_shadow);
 	fs_fd_close(rt->wakefd);
-	rt->uffd = rt->wakefd = -1;
+	rt->uffd = rt->uffd_shadow = rt->wakefd = -1;
 	int wp = 1;
 	if ((rc = fs_runtime_open_uffd(rt, &wp, err, errlen)))
 		return rc;

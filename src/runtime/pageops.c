@@ -1,7 +1,7 @@
 /*
  * pageops.c - the kernel side of the page transitions (page.h's fs_page_ops) on the
  * real arena: userfaultfd ioctls on the program's view, madvise, holes punched in the
- * arena memfd, and write-backs to the backend.  Each either succeeds or ends the
+ * arena memfd (through the alias mapping), and write-backs to the backend.  Each either succeeds or ends the
  * process through fs_pager_fatal: a page the kernel would not map or release leaves
  * the program's memory in a state no one could repair.
  *
@@ -123,6 +123,10 @@ static int op_write_back(void *ctx, uint64_t page, uint64_t n)
 	return FS_OK;
 }
 
+/* The hole is punched through the runtime's own mapping (MADV_REMOVE on the alias is
+ * fallocate(PUNCH_HOLE) on the memfd behind it), not through the memfd's descriptor:
+ * a descriptor number can be taken over by the program with a raw dup2, a mapping
+ * cannot, so a release can never punch a hole into the program's own file. */
 static void op_release(void *ctx, uint64_t page, uint64_t n)
 {
 	fs_runtime *rt = ctx;
@@ -130,9 +134,8 @@ static void op_release(void *ctx, uint64_t page, uint64_t n)
 		fs_fork_copy_out(rt, page + k);
 		fs_fork_take(rt, page + k, 0);
 	}
-	if (fallocate(rt->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)(page * FS_PAGE_SIZE), (off_t)(n * FS_PAGE_SIZE)))
-		fs_pager_fatal(rt, "releasing local pages %llu+%llu (fallocate PUNCH_HOLE): %s",
+	if (fs_sys_madvise(rt->alias + page * FS_PAGE_SIZE, n * FS_PAGE_SIZE, MADV_REMOVE))
+		fs_pager_fatal(rt, "releasing local pages %llu+%llu (MADV_REMOVE): %s",
 			       (unsigned long long)page, (unsigned long long)n, strerror(errno));
 }
 

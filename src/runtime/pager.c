@@ -65,6 +65,11 @@ static uint32_t tag_depth(uint64_t t) { return (uint32_t)((t >> 60) & 7); }
 
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 {
+	/* A descriptor taken by the program explains any failure that follows it (an
+	 * ioctl on what is no longer a userfaultfd): say that instead. */
+	static _Atomic int checking;
+	if (!atomic_exchange(&checking, 1))
+		fs_runtime_check_fds(rt);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(rt->fatal, sizeof(rt->fatal), fmt, ap);
@@ -377,6 +382,10 @@ static int read_faults(fs_runtime *rt)
 			return 0;
 		fs_pager_fatal(rt, "reading userfaultfd: %s", strerror(errno));
 	}
+	/* A userfaultfd gives whole messages, never end-of-file: anything else means the
+	 * descriptor is no longer ours (fs_pager_fatal names it). */
+	if (r == 0 || r % (ssize_t)sizeof(struct uffd_msg))
+		fs_pager_fatal(rt, "reading userfaultfd: %zd bytes, not whole messages", r);
 	int n = (int)(r / (ssize_t)sizeof(struct uffd_msg));
 	fs_io demand[MSG_BATCH];
 	fs_event evs[MSG_BATCH];
@@ -384,6 +393,9 @@ static int read_faults(fs_runtime *rt)
 	for (int i = 0; i < n; i++)
 		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 			handle_fault(rt, &msgs[i], demand, &nd, evs, &nev);
+		else
+			fs_pager_fatal(rt, "reading userfaultfd: an event %u we did not ask for",
+				       msgs[i].event);
 	/* 1. demand reads first ... */
 	if (nd)
 		submit_reads(rt, demand, nd);
@@ -503,6 +515,9 @@ void *fs_pager_main(void *arg)
 		int rc = poll(p, 2, tmo);
 		if (rc < 0 && errno != EINTR)
 			fs_pager_fatal(rt, "poll on userfaultfd: %s", strerror(errno));
+		/* Woken: the descriptors are checked before the eventfd is read (reading a
+		 * file the program put there would move its offset).  Once per sleep. */
+		fs_runtime_check_fds(rt);
 		if (p[1].revents & POLLIN) {
 			uint64_t v;
 			ssize_t unused = read(rt->wakefd, &v, sizeof(v));

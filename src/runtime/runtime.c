@@ -65,7 +65,7 @@ static int probe_continue_wp(fs_runtime *rt)
 	struct uffdio_continue c = { .range = { (uint64_t)(uintptr_t)rt->app, FS_PAGE_SIZE },
 				     .mode = UFFDIO_CONTINUE_MODE_WP };
 	int ok = ioctl(rt->uffd, UFFDIO_CONTINUE, &c) == 0;
-	fallocate(rt->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, FS_PAGE_SIZE);
+	fs_sys_madvise(rt->alias, FS_PAGE_SIZE, MADV_REMOVE); /* as op_release does */
 	return ok;
 }
 
@@ -262,6 +262,7 @@ int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen)
 	*wp = *wp && (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
 	/* Every descriptor of the runtime moves out of the program's way (common/fds.h). */
 	rt->uffd = fs_fd_keep(rt->uffd, "userfaultfd");
+	rt->uffd_shadow = fs_fd_keep(fcntl(rt->uffd, F_DUPFD_CLOEXEC, 0), "userfaultfd (copy)");
 	size_t size = rt->npages * FS_PAGE_SIZE;
 	struct uffdio_register reg = {
 		.range = { (uint64_t)(uintptr_t)rt->app, size },
@@ -322,6 +323,7 @@ static void teardown(fs_runtime *rt)
 	if (rt->alias)
 		fs_sys_munmap(rt->alias, rt->npages * FS_PAGE_SIZE);
 	fs_fd_close(rt->uffd);
+	fs_fd_close(rt->uffd_shadow);
 	fs_fd_close(rt->memfd);
 	fs_fd_close(rt->wakefd);
 	pthread_mutex_destroy(&rt->cmd_mu);
@@ -354,7 +356,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		return rc;
 	}
 	rt->cfg = *cfg;
-	rt->uffd = rt->memfd = rt->wakefd = -1;
+	rt->uffd = rt->uffd_shadow = rt->memfd = rt->wakefd = -1;
 	rt->npages = cfg->arena_size / FS_PAGE_SIZE;
 	rt->start_ns = fs_now_ns();
 	rt->pid = getpid();
@@ -450,9 +452,7 @@ void fs_runtime_stop(fs_runtime *rt)
 	if (!rt)
 		return;
 	atomic_store(&rt->stop, 1);
-	uint64_t one = 1;
-	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
-	(void)unused;
+	fs_runtime_wake(rt);
 	pthread_join(rt->pager, NULL);
 	teardown(rt);
 }
@@ -460,6 +460,26 @@ void fs_runtime_stop(fs_runtime *rt)
 const fs_config *fs_runtime_config(const fs_runtime *rt)
 {
 	return &rt->cfg;
+}
+
+void fs_runtime_check_fds(fs_runtime *rt)
+{
+	char why[300];
+	if (!fs_fd_intact(rt->uffd, why, sizeof(why)) ||
+	    !fs_fd_intact(rt->uffd_shadow, why, sizeof(why)) ||
+	    !fs_fd_intact(rt->wakefd, why, sizeof(why)) ||
+	    !fs_fd_intact(rt->memfd, why, sizeof(why)))
+		fs_pager_fatal(rt, "%s; far memory can no longer be served", why);
+}
+
+/* The eventfd is written only once it is known to be ours: 8 bytes into a file the
+ * program put at its number would be a write into the program's data. */
+void fs_runtime_wake(fs_runtime *rt)
+{
+	fs_runtime_check_fds(rt);
+	uint64_t one = 1;
+	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
+	(void)unused;
 }
 
 /* ---- commands ------------------------------------------------------------------ */
@@ -473,9 +493,7 @@ static int post_command(fs_runtime *rt, uint64_t page, uint64_t npages)
 	uint64_t mine = ++rt->cmd_submitted;
 	atomic_store(&rt->cmd_pending, 1);
 	pthread_mutex_unlock(&rt->cmd_mu);
-	uint64_t one = 1;
-	ssize_t unused = write(rt->wakefd, &one, sizeof(one));
-	(void)unused;
+	fs_runtime_wake(rt);
 	pthread_mutex_lock(&rt->cmd_mu);
 	while (rt->cmd_done < mine)
 		pthread_cond_wait(&rt->cmd_cv, &rt->cmd_mu);

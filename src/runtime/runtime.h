@@ -64,6 +64,9 @@ struct fs_cmd {
 struct fs_runtime {
 	fs_config cfg;
 	int uffd, memfd, wakefd;
+	int uffd_shadow; /* a second reference to the userfaultfd: a raw dup2 onto uffd's
+			  * number cannot release it (its faults wait for the pager, which
+			  * notices and stops, instead of reading zeros): common/fds.h */
 	char *app, *alias;
 	uint64_t npages;
 	fs_pages pages; /* page states, local-page counts, reclaim lists (page.h): pager-owned */
@@ -170,6 +173,12 @@ int fs_drain(fs_runtime *rt, int64_t timeout_ns);
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Store the pager thread's CPU time so far into rt->c.pager_cpu_ns (any thread). */
 void fs_pager_cpu_publish(fs_runtime *rt);
+/* Stop the program (as fs_pager_fatal) if one of the runtime's descriptors was taken
+ * by the program behind the shim's back (a raw close or dup2): before the runtime
+ * writes through one, and when one behaves unlike itself. */
+void fs_runtime_check_fds(fs_runtime *rt);
+/* Wake the pager (a command is posted, or the runtime stops). */
+void fs_runtime_wake(fs_runtime *rt);
 /* The pager's side of fs_free/fs_discard (runtime.c posts, the pager runs). */
 void fs_pager_run_commands(fs_runtime *rt);
 

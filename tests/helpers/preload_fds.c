@@ -8,7 +8,11 @@
  * on every low number the runtime used to take (3-9), works through far memory at a
  * budget far below its data (so the pager evicts, punches and writes back), and checks
  * both its data and its file.  Prints "fds ok" and exits 0, or names the first failed
- * check and exits 1.  Usage: preload_fds FILE MIB.
+ * check and exits 1.  Usage: preload_fds FILE MIB [raw].
+ *
+ * With `raw`, it then puts FILE on the runtime's userfaultfd and eventfd with raw
+ * dup2 system calls (which no preload library sees) and goes on using far memory: the
+ * runtime must stop it with a message (exit status 70) and never write into FILE.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define EXPECT_WHAT "fds"
@@ -120,5 +125,17 @@ int main(int argc, char **argv)
 	EXPECT(lseek(fd, 0, SEEK_CUR) == size, "the program's file offset moved");
 	if (!fails)
 		printf("fds ok\n");
+	if (argc > 3 && !strcmp(argv[3], "raw")) {
+		fflush(stdout);
+		for (int i = 0; i < n; i++)
+			syscall(SYS_dup2, fd, ours[i]);
+		for (int round = 2; round < 6; round++) { /* far memory, and frees (commands) */
+			for (size_t i = 0; i < len; i++)
+				p[i] = pat(i, round);
+			free(malloc(len / 2));
+		}
+		printf("not stopped\n");
+		return 1;
+	}
 	return fails ? 1 : 0;
 }
