@@ -189,17 +189,33 @@ int fs_drain(fs_runtime *rt, int64_t timeout_ns)
 
 /* ---- issuing reads -------------------------------------------------------------------- */
 
-/* Make room for n more local pages, evicting synchronously if the budget is full. */
-static void reserve_pages(fs_runtime *rt, uint64_t n)
+static void submit_reads(fs_runtime *rt, fs_io *ios, int n);
+
+/* The demand reads of the batch of faults being handled, not yet submitted. */
+struct demand_batch {
+	fs_io io[64];
+	int n;
+};
+
+/* Make room for n more local pages, evicting synchronously if the budget is full.
+ * When nothing is evictable, every local page is a read in flight or one of this
+ * batch's demand reads still to be submitted (more threads faulting at once than the
+ * budget has pages): the batch is submitted now, so that its reads land, their threads
+ * run and their pages become evictable.  The budget only runs out when no read can
+ * be issued or landed at all. */
+static void reserve_pages(fs_runtime *rt, uint64_t n, struct demand_batch *batch)
 {
 	while (fs_pages_free(&rt->pages) < n) {
 		/* -1: the clock only deactivated pages this pass; the next pass evicts. */
 		if (fs_reclaim(rt, n) != 0)
 			continue;
-		/* Nothing evictable: every local page is in flight.  Land completions
-		 * (they become evictable) and try again. */
+		if (batch->n) {
+			submit_reads(rt, batch->io, batch->n);
+			batch->n = 0;
+		}
 		if (fs_drain(rt, 1000000) == 0 && rt->inflight_reads == 0)
-			fs_pager_fatal(rt, "local budget of %llu pages is too small: all are pinned",
+			fs_pager_fatal(rt, "local budget of %llu pages is too small: every one is "
+					   "in use and none can be freed",
 				       (unsigned long long)rt->pages.budget);
 	}
 }
@@ -299,7 +315,7 @@ static void add_waiter(fs_runtime *rt, uint64_t page, int hit)
 		rt->waiters[rt->n_waiters++] = (struct fs_waiter){ page, fs_now_ns(), hit };
 }
 
-static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand, int *ndemand,
+static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, struct demand_batch *batch,
 			 fs_event *evs, int *nev)
 {
 	uint64_t addr = m->arg.pagefault.address;
@@ -355,14 +371,14 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, fs_io *demand
 		return;
 	}
 	case PS_ZERO:
-		reserve_pages(rt, 1);
+		reserve_pages(rt, 1, batch);
 		fs_page_zero_fill(P, page, write);
 		return;
 	case PS_FAR:
-		reserve_pages(rt, 1);
+		reserve_pages(rt, 1, batch); /* lands other pages' reads; this one stays FAR */
 		fs_page_fetch(P, page, FS_FETCH_DEMAND | (write ? FS_FETCH_WRITE : 0));
 		add_waiter(rt, page, 0);
-		demand[(*ndemand)++] = (fs_io){ .page = page,
+		batch->io[batch->n++] = (fs_io){ .page = page,
 						.npages = 1,
 						.flags = FS_IO_DEMAND,
 						.buf = rt->alias + page * FS_PAGE_SIZE,
@@ -387,18 +403,19 @@ static int read_faults(fs_runtime *rt)
 	if (r == 0 || r % (ssize_t)sizeof(struct uffd_msg))
 		fs_pager_fatal(rt, "reading userfaultfd: %zd bytes, not whole messages", r);
 	int n = (int)(r / (ssize_t)sizeof(struct uffd_msg));
-	fs_io demand[MSG_BATCH];
+	struct demand_batch batch = { .n = 0 };
+	_Static_assert(MSG_BATCH <= FS_ARRAY_SIZE(batch.io), "one demand read per message");
 	fs_event evs[MSG_BATCH];
-	int nd = 0, nev = 0;
+	int nev = 0;
 	for (int i = 0; i < n; i++)
 		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-			handle_fault(rt, &msgs[i], demand, &nd, evs, &nev);
+			handle_fault(rt, &msgs[i], &batch, evs, &nev);
 		else
 			fs_pager_fatal(rt, "reading userfaultfd: an event %u we did not ask for",
 				       msgs[i].event);
 	/* 1. demand reads first ... */
-	if (nd)
-		submit_reads(rt, demand, nd);
+	if (batch.n)
+		submit_reads(rt, batch.io, batch.n);
 	/* 2. ... then the prefetcher, while they are in flight: first the pages that were
 	 * mapped on arrival while these faults were handled (they came first), then the
 	 * faults. */
