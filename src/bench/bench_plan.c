@@ -17,15 +17,33 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Split a comma-separated list in place.  "\," is a comma inside an item (a setting's
+ * value that has one: readahead+backend=redis://a:6379\,b:6379). */
 static int split_list(char *s, const char **out, int max, const char *what)
 {
 	int n = 0;
-	for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
-		if (n == max) {
-			fs_cli_usage_error("bench: too many %s (at most %d)", what, max);
-			return -1;
+	char *w = s;
+	for (char *r = s, *item = s;; r++) {
+		if (*r == '\\' && r[1] == ',') {
+			*w++ = *++r;
+			continue;
 		}
-		out[n++] = tok;
+		if (*r != ',' && *r) {
+			*w++ = *r;
+			continue;
+		}
+		int end = !*r;
+		*w = 0;
+		if (*item) {
+			if (n == max) {
+				fs_cli_usage_error("bench: too many %s (at most %d)", what, max);
+				return -1;
+			}
+			out[n++] = item;
+		}
+		if (end)
+			break;
+		item = w = w + 1;
 	}
 	if (n == 0)
 		fs_cli_usage_error("bench: empty list of %s", what);

@@ -194,6 +194,10 @@ static void run_argv(const bench_plan *p, const bench_run *r, const wl_state *s,
 {
 	snprintf(c->base, sizeof c->base, "%s/%s-%s-r%d-%s-%d", p->logs, r->workload, kind_label(r->kind),
 		 r->ratio, *r->prefetch ? r->prefetch : "plain", r->rep);
+	/* A variant's value may hold a '/' (backend=tcp://...): not a folder in a file name. */
+	for (char *q = c->base + strlen(p->logs) + 1; *q; q++)
+		if (*q == '/')
+			*q = '_';
 	snprintf(c->out, sizeof c->out, "%s.out", c->base);
 	snprintf(c->err, sizeof c->err, "%s.err", c->base);
 	snprintf(c->json, sizeof c->json, "%s.json", c->base);
