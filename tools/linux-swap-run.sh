@@ -184,7 +184,7 @@ zram_stat=""
 if [ -n "$zram_id" ]; then
 	read -r peak_orig peak_compr <"$zram_peak" 2>/dev/null || { peak_orig=0; peak_compr=0; }
 	rm -f "$zram_peak"
-	zram_stat=$(awk -v po="${peak_orig:-0}" -v pc="${peak_compr:-0}" '{ printf "{\"mem_used_max\": %d, \"peak_orig_data_size\": %d, \"peak_compr_data_size\": %d, \"compression_ratio\": %.4f}", $5, po, pc, pc > 0 ? po / pc : 0 }' "/sys/block/zram$zram_id/mm_stat" 2>/dev/null)
+	zram_stat=$(awk -v po="${peak_orig:-0}" -v pc="${peak_compr:-0}" '{ printf "{\"mem_used_max\": %d, \"peak_orig_data_size\": %d, \"peak_compr_data_size\": %d, \"compression_ratio\": %.4f}", $5, po, pc, (pc > 0 ? po / pc : 0) }' "/sys/block/zram$zram_id/mm_stat" 2>/dev/null)
 fi
 
 # ---- report -----------------------------------------------------------------------
