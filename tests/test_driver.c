@@ -224,15 +224,27 @@ static int hit(fs_driver *d, uint64_t page, uint64_t *cand)
 	return fs_driver_event(d, &ev, cand, FS_POLICY_MAX_CANDIDATES);
 }
 
+/* A driver over policy ops with pages mapped on arrival and streams up to
+ * stream_max (0: off), and the candidates of a first miss at `page`. */
+static fs_driver *stream_driver(fs_policy *pol, uint32_t stream_max, uint64_t page,
+				uint64_t *cand, int *n)
+{
+	fs_arrival arr = { .map = 1, .stream_max = stream_max };
+	fs_driver *d = calloc(1, sizeof(*d));
+	fs_driver_init(d, pol, &arr);
+	fs_event miss = { .page = page, .kind = FS_EV_MISS };
+	*n = fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES);
+	return d;
+}
+
 TEST(streams_follow_a_run_from_its_tripwire)
 {
 	fs_policy pol = { &run8_ops };
-	fs_arrival arr = { .map = 1, .stream_max = 32 };
-	fs_driver *d = calloc(1, sizeof(*d));
-	fs_driver_init(d, &pol, &arr);
 	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
+	int n;
+	fs_driver *d = stream_driver(&pol, 32, 100, cand, &n);
+	CHECK(n == 8);
 	fs_event miss = { .page = 100, .kind = FS_EV_MISS };
-	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 8);
 	/* the run's first page is the tripwire, the others plain */
 	CHECK(cand[0] == (101 | FS_CAND_TRIPWIRE));
 	for (int k = 1; k < 8; k++)
@@ -284,12 +296,10 @@ static const fs_policy_ops scatter_ops = { .name = "scatter", .on_event = scatte
 TEST(short_runs_are_not_streams)
 {
 	fs_policy pol = { &scatter_ops };
-	fs_arrival arr = { .map = 1, .stream_max = 64 };
-	fs_driver *d = calloc(1, sizeof(*d));
-	fs_driver_init(d, &pol, &arr);
 	uint64_t cand[FS_POLICY_MAX_CANDIDATES];
-	fs_event miss = { .page = 1, .kind = FS_EV_MISS };
-	CHECK(fs_driver_event(d, &miss, cand, FS_POLICY_MAX_CANDIDATES) == 9);
+	int n;
+	fs_driver *d = stream_driver(&pol, 64, 1, cand, &n);
+	CHECK(n == 9);
 	int marked = 0;
 	for (int k = 0; k < 9; k++)
 		marked += (cand[k] & FS_CAND_TRIPWIRE) != 0;

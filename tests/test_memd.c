@@ -73,6 +73,23 @@ static int run_all(fs_backend *b, const fs_io *ios, int n, int write, uint64_t *
 	return bad;
 }
 
+/* Runs of `run` pages at page i*run, i < runs, in mem (filled with seed) and ios:
+ * written to the server, then left as prefetch reads of the same runs. */
+static int write_runs(fs_backend *b, unsigned char *mem, fs_io *ios, int runs, uint32_t run,
+		      uint64_t seed)
+{
+	for (int i = 0; i < runs; i++) {
+		unsigned char *p = mem + (size_t)i * run * FS_PAGE_SIZE;
+		fill(p, (uint64_t)i * run, run, seed);
+		ios[i] = (fs_io){ .page = (uint64_t)i * run, .npages = run, .flags = FS_IO_WRITEBACK,
+				  .buf = p, .tag = (uint64_t)i };
+	}
+	int rc = run_all(b, ios, runs, 1, NULL);
+	for (int i = 0; i < runs; i++)
+		ios[i].flags = FS_IO_PREFETCH;
+	return rc;
+}
+
 TEST(write_then_read_back_runs)
 {
 	char err[256] = "";
@@ -165,17 +182,9 @@ TEST(demand_read_during_prefetch_load)
 	enum { RUNS = 48, RUN = 256 };
 	unsigned char *mem = malloc((size_t)RUNS * RUN * FS_PAGE_SIZE);
 	fs_io ios[RUNS];
-	for (int i = 0; i < RUNS; i++) {
-		unsigned char *p = mem + (size_t)i * RUN * FS_PAGE_SIZE;
-		fill(p, (uint64_t)i * RUN, RUN, 9);
-		ios[i] = (fs_io){ .page = (uint64_t)i * RUN, .npages = RUN, .flags = FS_IO_WRITEBACK,
-				  .buf = p, .tag = (uint64_t)i };
-	}
-	CHECK_EQ_U64(run_all(b, ios, RUNS, 1, NULL), 0);
+	CHECK_EQ_U64(write_runs(b, mem, ios, RUNS, RUN, 9), 0);
 	char page[FS_PAGE_SIZE];
 	fs_io d = { .page = 5, .npages = 1, .flags = FS_IO_DEMAND, .buf = page, .tag = 999 };
-	for (int i = 0; i < RUNS; i++)
-		ios[i].flags = FS_IO_PREFETCH;
 	/* 48 MiB of prefetch reads first, then one demand read. */
 	int sub = b->ops->submit_read(b, ios, RUNS);
 	CHECK(sub > 0);
@@ -220,17 +229,9 @@ TEST(promoted_prefetch_completes_once_with_its_data)
 	enum { RUNS = 32, RUN = 64 };
 	unsigned char *mem = malloc((size_t)RUNS * RUN * FS_PAGE_SIZE);
 	fs_io ios[RUNS];
-	for (int i = 0; i < RUNS; i++) {
-		unsigned char *p = mem + (size_t)i * RUN * FS_PAGE_SIZE;
-		fill(p, (uint64_t)i * RUN, RUN, 21);
-		ios[i] = (fs_io){ .page = (uint64_t)i * RUN, .npages = RUN, .flags = FS_IO_WRITEBACK,
-				  .buf = p, .tag = (uint64_t)i };
-	}
-	CHECK_EQ_U64(run_all(b, ios, RUNS, 1, NULL), 0);
+	CHECK_EQ_U64(write_runs(b, mem, ios, RUNS, RUN, 21), 0);
 	for (int round = 0; round < 5; round++) {
 		memset(mem, 0xee, (size_t)RUNS * RUN * FS_PAGE_SIZE);
-		for (int i = 0; i < RUNS; i++)
-			ios[i].flags = FS_IO_PREFETCH;
 		CHECK_EQ_U64(b->ops->submit_read(b, ios, RUNS), RUNS);
 		/* Nothing was polled yet, so nothing was received: queued reads behind the
 		 * head are promoted; the head itself, and a page no read holds, are not. */
