@@ -40,6 +40,7 @@ enum {
 	FS_EIO = -7,      /* a local file could not be read or written */
 	FS_EAUTH = -8,    /* the memory server refused our credentials */
 	FS_ERANGE = -9,   /* an address or size outside what was set up */
+	FS_EAGAIN = -10,  /* not now (a fork is under way): try again */
 };
 const char *fs_strerror(int err);
 

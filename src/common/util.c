@@ -244,6 +244,7 @@ const char *fs_strerror(int err)
 	case FS_EIO: return "local file I/O error";
 	case FS_EAUTH: return "memory server refused authentication";
 	case FS_ERANGE: return "address or size out of range";
+	case FS_EAGAIN: return "busy (a fork is under way), try again";
 	default: return "unknown error";
 	}
 }

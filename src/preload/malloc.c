@@ -27,6 +27,7 @@
  * for Linux), which is how the alloc hook tells them apart.
  */
 #include "preload/shim.h"
+#include "runtime/runtime.h"
 
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
@@ -72,7 +73,7 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
 	if (align >= HUGE_ALIGN && size % HUGE_ALIGN == 0)
 		p = local_map_aligned(size, align); /* a metadata (base) block */
 	else
-		p = fs_alloc_aligned(fs_shim.rt, size, align < FS_PAGE_SIZE ? FS_PAGE_SIZE : align);
+		p = fs_arena_alloc_nowait(fs_shim.rt, size, align < FS_PAGE_SIZE ? FS_PAGE_SIZE : align);
 	if (!p)
 		return NULL;
 	*zero = true;   /* fresh arena pages and fresh anonymous pages read as zeros */
@@ -85,7 +86,7 @@ static bool hook_dalloc(extent_hooks_t *h, void *addr, size_t size, bool committ
 			unsigned ind)
 {
 	if (shim_in_arena(addr))
-		return fs_free(fs_shim.rt, addr, size) != 0;
+		return fs_free_nowait(fs_shim.rt, addr, size) != 0; /* EAGAIN: jemalloc keeps it */
 	return fs_sys_munmap(addr, size) != 0;
 }
 
@@ -102,7 +103,7 @@ static bool hook_purge(extent_hooks_t *h, void *addr, size_t size, size_t off, s
 {
 	char *p = (char *)addr + off;
 	if (shim_in_arena(p))
-		return fs_discard(fs_shim.rt, p, len) != 0;
+		return fs_discard_nowait(fs_shim.rt, p, len) != 0;
 	return syscall(SYS_madvise, p, len, MADV_DONTNEED) != 0;
 }
 
@@ -181,12 +182,29 @@ static inline int flags_of(const void *p)
 	return shim_in_arena(p) ? MALLOCX_TCACHE_NONE : 0;
 }
 
+/* A far request that failed while a fork was under way (the hooks gave up, see
+ * runtime.h's fs_arena_alloc_nowait) is tried again once the fork is done. */
+static int retry_far(int flags, unsigned seq)
+{
+	return (flags & MALLOCX_TCACHE_NONE) && fs_shim.rt && fs_fork_wait(fs_shim.rt, seq);
+}
+
+static unsigned fork_seq(void)
+{
+	return fs_shim.rt ? atomic_load(&fs_shim.rt->fork_seq) : 0;
+}
+
 static void *alloc(size_t n, int extra)
 {
 	int flags = flags_for(n) | extra;
-	fs_shim_busy++;
-	void *p = mallocx(n ? n : 1, flags);
-	fs_shim_busy--;
+	void *p;
+	unsigned seq;
+	do {
+		seq = fork_seq();
+		fs_shim_busy++;
+		p = mallocx(n ? n : 1, flags);
+		fs_shim_busy--;
+	} while (!p && retry_far(flags, seq));
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -231,15 +249,24 @@ void *realloc(void *p, size_t n)
 	int want = flags_for(n);
 	int is_far = shim_in_arena(p);
 	void *q;
+	unsigned seq;
 	if ((want != 0) == is_far) {
-		fs_shim_busy++;
-		q = rallocx(p, n, is_far ? want : 0);
-		fs_shim_busy--;
+		do {
+			seq = fork_seq();
+			fs_shim_busy++;
+			q = rallocx(p, n, is_far ? want : 0);
+			fs_shim_busy--;
+		} while (!q && retry_far(is_far ? want : 0, seq));
 	} else {
 		/* Crossing between local and far (the threshold, a runtime thread, a forked
 		 * child): a new block of the other kind, then copy. */
+		do {
+			seq = fork_seq();
+			fs_shim_busy++;
+			q = mallocx(n, want);
+			fs_shim_busy--;
+		} while (!q && retry_far(want, seq));
 		fs_shim_busy++;
-		q = mallocx(n, want);
 		size_t old = q ? sallocx(p, 0) : 0;
 		fs_shim_busy--;
 		if (q) {

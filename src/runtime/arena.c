@@ -44,7 +44,23 @@ void fs_arena_fini(fs_runtime *rt)
 	pthread_mutex_destroy(&rt->alloc_mu);
 }
 
-void *fs_alloc_aligned(fs_runtime *rt, size_t bytes, size_t align)
+int fs_arena_lock(fs_runtime *rt, int nowait)
+{
+	if (!nowait) {
+		pthread_mutex_lock(&rt->alloc_mu);
+		return FS_OK;
+	}
+	/* A fork's prepare makes fork_seq odd before it takes the lock, so a holder
+	 * that is a fork is always seen; any other holder lets go in microseconds. */
+	while (pthread_mutex_trylock(&rt->alloc_mu)) {
+		if (atomic_load(&rt->fork_seq) & 1)
+			return FS_EAGAIN;
+		sched_yield();
+	}
+	return FS_OK;
+}
+
+static void *arena_alloc(fs_runtime *rt, size_t bytes, size_t align, int nowait)
 {
 	if (!rt || bytes == 0) {
 		errno = EINVAL;
@@ -61,7 +77,10 @@ void *fs_alloc_aligned(fs_runtime *rt, size_t bytes, size_t align)
 	uint64_t base_page = (uint64_t)(uintptr_t)rt->app / FS_PAGE_SIZE;
 	uint64_t found = UINT64_MAX;
 
-	pthread_mutex_lock(&rt->alloc_mu);
+	if (fs_arena_lock(rt, nowait)) {
+		errno = EAGAIN;
+		return NULL;
+	}
 	for (size_t i = 0; i < rt->n_free_ext; i++) {
 		struct fs_extent *e = &rt->free_ext[i];
 		/* Alignment is of the virtual address, so align base_page + page. */
@@ -111,15 +130,25 @@ void *fs_alloc_aligned(fs_runtime *rt, size_t bytes, size_t align)
 	return rt->app + found * FS_PAGE_SIZE;
 }
 
+void *fs_alloc_aligned(fs_runtime *rt, size_t bytes, size_t align)
+{
+	return arena_alloc(rt, bytes, align, 0);
+}
+
+void *fs_arena_alloc_nowait(fs_runtime *rt, size_t bytes, size_t align)
+{
+	return arena_alloc(rt, bytes, align, 1);
+}
+
 void *fs_alloc(fs_runtime *rt, size_t bytes)
 {
 	return fs_alloc_aligned(rt, bytes, FS_PAGE_SIZE);
 }
 
-/* Return pages to the free list (their contents were already discarded). */
-void fs_arena_release(fs_runtime *rt, uint64_t page, uint64_t npages)
+/* Return pages to the free list (their contents were already discarded); the caller
+ * holds the allocator's lock (fs_arena_lock). */
+void fs_arena_release_locked(fs_runtime *rt, uint64_t page, uint64_t npages)
 {
-	pthread_mutex_lock(&rt->alloc_mu);
 	struct fs_extent *v = rt->free_ext;
 	size_t n = rt->n_free_ext, lo = 0, hi = n;
 	while (lo < hi) { /* first extent with v[i].page > page */
@@ -154,7 +183,6 @@ void fs_arena_release(fs_runtime *rt, uint64_t page, uint64_t npages)
 		atomic_store(&rt->bump, v[n - 1].page);
 		rt->n_free_ext--;
 	}
-	pthread_mutex_unlock(&rt->alloc_mu);
 }
 
 int fs_contains(const fs_runtime *rt, const void *addr)

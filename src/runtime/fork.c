@@ -47,6 +47,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -65,6 +66,30 @@ static _Atomic uint8_t *status_map(uint64_t npages)
 
 static void let_parent_go(fs_runtime *rt);
 
+/* One turn of a wait on a page state the other process must change (it is copying or
+ * taking that page right now, a matter of microseconds).  The first turns yield; then
+ * the wait sleeps, 10 us longer each turn up to 1 ms: under cpus=auto the two pagers
+ * share one CPU with the programs, and a waiter that only yields can keep the one it
+ * waits for off that CPU.  The caller checks every FORK_CHECK_EVERY turns past the
+ * first FORK_SPIN whether the other side is gone (it never finishes then). */
+#define FORK_SPIN 64
+#define FORK_CHECK_EVERY 16
+static void fork_wait(unsigned turn)
+{
+	if (turn < FORK_SPIN) {
+		sched_yield();
+		return;
+	}
+	unsigned us = 10 * FS_MIN(turn - FORK_SPIN + 1, 100u);
+	struct timespec ts = { 0, (long)us * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+static int fork_check(unsigned turn)
+{
+	return turn >= FORK_SPIN && (turn - FORK_SPIN) % FORK_CHECK_EVERY == 0;
+}
+
 /* ---- parent side ----------------------------------------------------------------- */
 
 static void release_child(fs_runtime *rt, int i)
@@ -76,6 +101,8 @@ static void release_child(fs_runtime *rt, int i)
 	rt->children[i] = rt->children[--rt->n_children];
 }
 
+/* The child's end of its hang-up pipe is closed: it exec'd or exited (however: a
+ * signal too), or forked and let us go. */
 static int child_gone(const struct fs_fork_child *c)
 {
 	struct pollfd p = { c->pipe_r, POLLIN, 0 };
@@ -96,7 +123,7 @@ void fs_fork_copy_out_slow(fs_runtime *rt, uint64_t pg)
 	for (int i = 0; i < rt->n_children; i++) {
 		struct fs_fork_child *c = &rt->children[i];
 		_Atomic uint8_t *st = &c->status[pg];
-		for (unsigned spins = 0;; spins++) {
+		for (unsigned turn = 0;; turn++) {
 			uint8_t v = atomic_load_explicit(st, memory_order_acquire);
 			if (v == ST_OWED) {
 				if (!atomic_compare_exchange_strong(st, &v, ST_COPYING))
@@ -120,12 +147,12 @@ void fs_fork_copy_out_slow(fs_runtime *rt, uint64_t pg)
 			if (v != ST_TAKING)
 				break; /* not owed, or the child has its own copy */
 			/* The child is reading it from our memfd right now: wait, unless it
-			 * died meanwhile. */
-			if (spins > 1000 && child_gone(c)) {
+			 * exec'd or died meanwhile (its pager then never finishes). */
+			if (fork_check(turn) && child_gone(c)) {
 				release_child(rt, i--);
 				break;
 			}
-			sched_yield();
+			fork_wait(turn);
 		}
 	}
 }
@@ -136,8 +163,9 @@ void fs_fork_copy_out_slow(fs_runtime *rt, uint64_t pg)
 void fs_fork_serve(fs_runtime *rt)
 {
 	struct fs_fork_req *q = &rt->fork;
-	while (rt->be->ops->inflight(rt->be) > 0)
-		fs_drain(rt, -1);
+	/* Commands posted before the prepare began run now: their threads may hold
+	 * locks the fork is about to take (jemalloc's, around a purge hook). */
+	fs_pager_run_commands(rt);
 	fs_fork_reap(rt);
 	if (rt->inherit_status) {
 		/* A child forking: take what it still owes from its parent and let it go,
@@ -202,6 +230,16 @@ static const char *unsupported(fs_runtime *rt)
 int fs_fork_prepare(fs_runtime *rt)
 {
 	struct fs_fork_req *q = &rt->fork;
+	/* From here on the jemalloc hooks give up rather than wait (runtime.h), set
+	 * under cmd_mu so no such hook's command can be posted after our pager's last
+	 * look at the queue (fs_fork_serve). */
+	pthread_mutex_lock(&rt->cmd_mu);
+	atomic_fetch_add(&rt->fork_seq, 1);
+	pthread_mutex_unlock(&rt->cmd_mu);
+	/* One fork at a time: two threads forking at once would share this request.  The
+	 * allocator's lock also keeps its free list whole for the child. */
+	pthread_mutex_lock(&rt->alloc_mu);
+	q->sig_blocked = 0;
 	q->memfd = q->pipe_r = q->pipe_w = -1;
 	q->status = NULL;
 	q->why = unsupported(rt);
@@ -224,9 +262,14 @@ int fs_fork_prepare(fs_runtime *rt)
 			q->pipe_w = fs_fd_keep(p[1], "forked child's hang-up pipe");
 		}
 	}
-	pthread_mutex_lock(&rt->alloc_mu);
 	if (q->why)
 		return 0; /* the child runs without far memory; nothing to freeze */
+	/* No signal handler may run on this thread until the fork is done: one that
+	 * touches far memory would wait for the pager, which waits for this thread. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &q->sigmask);
+	q->sig_blocked = 1;
 	pthread_mutex_lock(&q->mu);
 	q->phase = FS_FORK_WANTED;
 	atomic_store(&rt->fork_pending, 1);
@@ -237,12 +280,23 @@ int fs_fork_prepare(fs_runtime *rt)
 	return 0;
 }
 
+/* The signals fs_fork_prepare blocked are delivered now (parent) or never were
+ * pending (a child starts with none). */
+static void restore_signals(struct fs_fork_req *q)
+{
+	if (q->sig_blocked)
+		pthread_sigmask(SIG_SETMASK, &q->sigmask, NULL);
+	q->sig_blocked = 0;
+}
+
 void fs_fork_parent(fs_runtime *rt, pid_t child)
 {
 	struct fs_fork_req *q = &rt->fork;
 	pthread_mutex_unlock(&rt->alloc_mu);
-	if (q->why)
+	if (q->why) {
+		atomic_fetch_add(&rt->fork_seq, 1);
 		return;
+	}
 	if (q->pipe_w >= 0)
 		fs_fd_close(q->pipe_w);
 	pthread_mutex_lock(&q->mu);
@@ -254,6 +308,19 @@ void fs_fork_parent(fs_runtime *rt, pid_t child)
 	while (q->phase != FS_FORK_IDLE)
 		pthread_cond_wait(&q->cv, &q->mu);
 	pthread_mutex_unlock(&q->mu);
+	atomic_fetch_add(&rt->fork_seq, 1);
+	restore_signals(q);
+}
+
+int fs_fork_wait(fs_runtime *rt, unsigned seq)
+{
+	unsigned now = atomic_load(&rt->fork_seq);
+	if (now == seq && !(now & 1))
+		return 0;
+	struct timespec ts = { 0, 50000 };
+	while (atomic_load(&rt->fork_seq) & 1)
+		nanosleep(&ts, NULL);
+	return 1;
 }
 
 /* ---- child side ------------------------------------------------------------------ */
@@ -261,10 +328,21 @@ void fs_fork_parent(fs_runtime *rt, pid_t child)
 /* Make the content of an inherited page ours: from the parent's memfd (or wait while
  * the parent copies it into ours).  data = 0: the page is being dropped, only stop
  * the parent from copying it. */
+/* The parent no longer holds the read end of our hang-up pipe: it exited or exec'd
+ * (its pager stopped wherever it was, perhaps half-way through copying a page to us).
+ * It cannot have let us go while we wait: it does that when we close our end.  A parent that died is often still there as a zombie, and one that
+ * exec'd is alive, so kill(pid, 0) cannot tell; the pipe can (POLLERR on a write end
+ * without readers). */
+static int parent_gone(const fs_runtime *rt)
+{
+	struct pollfd p = { rt->inherit_pipe_w, 0, 0 };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
 void fs_fork_take_slow(fs_runtime *rt, uint64_t pg, int data)
 {
 	_Atomic uint8_t *st = &rt->inherit_status[pg];
-	for (unsigned spins = 0;; spins++) {
+	for (unsigned turn = 0;; turn++) {
 		uint8_t v = atomic_load_explicit(st, memory_order_acquire);
 		if (v == ST_NONE || v == ST_DONE)
 			return;
@@ -275,13 +353,14 @@ void fs_fork_take_slow(fs_runtime *rt, uint64_t pg, int data)
 				return;
 			break;
 		}
-		/* COPYING: the parent is putting it into our memfd.  If the parent died
-		 * half-way, its memfd (we hold it open) still has the page: read it. */
-		if (spins > 1000 && kill(rt->inherit_pid, 0) && errno == ESRCH) {
+		/* COPYING: the parent is putting it into our memfd.  If the parent exited
+		 * or exec'd half-way, its memfd (we hold it open) still has the page (it
+		 * drops a page only after copying it out): read it. */
+		if (fork_check(turn) && parent_gone(rt)) {
 			atomic_store(st, ST_TAKING);
 			break;
 		}
-		sched_yield();
+		fork_wait(turn);
 	}
 	char *dst = rt->alias + pg * FS_PAGE_SIZE;
 	off_t off = (off_t)(pg * FS_PAGE_SIZE);
@@ -342,10 +421,9 @@ static int map_arena(fs_runtime *rt, char *err, size_t errlen)
 	return FS_OK;
 }
 
-int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
+static int child_setup(fs_runtime *rt, char *err, size_t errlen)
 {
 	struct fs_fork_req *q = &rt->fork;
-	pid_t parent = rt->pid;
 	/* Locks other threads of the parent held at the fork: none of those threads
 	 * exist here.  The allocator's was held by the forking thread, so it is
 	 * consistent. */
@@ -368,11 +446,14 @@ int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
 	}
 	rt->n_children = 0;
 	if (q->why) {
+		/* Nor is our parent's link to its own parent ours (it forked us without
+		 * far memory, before taking everything): holding its hang-up pipe would
+		 * keep the grandparent owing our parent pages for as long as we live. */
+		let_parent_go(rt);
 		fs_errf(err, errlen, "%s", q->why);
 		return FS_ENOSYS;
 	}
 	fs_fd_close(q->pipe_r);
-	rt->inherit_pid = parent;
 	rt->inherit_fd = rt->memfd;
 	rt->inherit_pipe_w = q->pipe_w;
 	rt->inherit_status = q->status;
@@ -430,11 +511,18 @@ int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
 		rt->report_last_ns = rt->report_seen = 0;
 		fs_report_attach_forked(rt);
 	}
-	if (pthread_create(&rt->pager, NULL, fs_pager_main, rt)) {
+	if (fs_pager_start(rt)) {
 		fs_errf(err, errlen, "cannot start the forked child's pager thread");
 		return FS_ENOMEM;
 	}
-	pthread_setname_np(rt->pager, "farsight-pager");
 	return FS_OK;
+}
+
+int fs_fork_child(fs_runtime *rt, char *err, size_t errlen)
+{
+	atomic_fetch_add(&rt->fork_seq, 1);
+	int rc = child_setup(rt, err, errlen);
+	restore_signals(&rt->fork);
+	return rc;
 }
 

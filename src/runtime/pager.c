@@ -456,13 +456,10 @@ void fs_pager_run_commands(fs_runtime *rt)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-void *fs_pager_main(void *arg)
+static void *pager_main(void *arg)
 {
 	fs_runtime *rt = arg;
 	fs_thread_is_runtime = 1;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals are not ours */
 	if (rt->cfg.pager_cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -543,4 +540,22 @@ void *fs_pager_main(void *arg)
 		idle_since = 0;
 	}
 	return NULL;
+}
+
+/* Start the pager thread with every signal blocked from its first instruction: the
+ * program's signals are not ours.  Blocking them inside the thread would leave a window
+ * (widest in a forked child on a busy CPU) in which a process-directed signal runs the
+ * program's handler on the pager; a handler that touches far memory then faults on the
+ * pager's own userfaultfd, which no one else reads, and the process hangs. */
+int fs_pager_start(fs_runtime *rt)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int rc = pthread_create(&rt->pager, NULL, pager_main, rt);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return FS_ENOMEM;
+	pthread_setname_np(rt->pager, "farsight-pager");
+	return FS_OK;
 }

@@ -434,12 +434,10 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		fs_errf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (pthread_create(&rt->pager, NULL, fs_pager_main, rt)) {
-		rc = FS_ENOMEM;
+	if ((rc = fs_pager_start(rt))) {
 		fs_errf(err, errlen, "cannot start the pager thread");
 		goto fail;
 	}
-	pthread_setname_np(rt->pager, "farsight-pager");
 	*out = rt;
 	return FS_OK;
 fail:
@@ -484,9 +482,16 @@ void fs_runtime_wake(fs_runtime *rt)
 
 /* ---- commands ------------------------------------------------------------------ */
 
-static int post_command(fs_runtime *rt, uint64_t page, uint64_t npages)
+/* nowait: FS_EAGAIN instead of posting once a fork's prepare has begun (fork_seq odd;
+ * it sets that under cmd_mu, and its pager runs what was posted before, so a command
+ * posted here is never left waiting for a frozen pager). */
+static int post_command(fs_runtime *rt, uint64_t page, uint64_t npages, int nowait)
 {
 	pthread_mutex_lock(&rt->cmd_mu);
+	if (nowait && (atomic_load(&rt->fork_seq) & 1)) {
+		pthread_mutex_unlock(&rt->cmd_mu);
+		return FS_EAGAIN;
+	}
 	while (rt->n_cmds == FS_CMD_MAX)
 		pthread_cond_wait(&rt->cmd_cv, &rt->cmd_mu);
 	rt->cmds[rt->n_cmds++] = (struct fs_cmd){ page, npages };
@@ -513,24 +518,50 @@ static int range_pages(fs_runtime *rt, void *addr, size_t bytes, uint64_t *page,
 	return FS_OK;
 }
 
-int fs_discard(fs_runtime *rt, void *addr, size_t bytes)
+static int discard(fs_runtime *rt, void *addr, size_t bytes, int nowait)
 {
 	uint64_t page, n;
 	int rc = range_pages(rt, addr, bytes, &page, &n);
 	if (rc)
 		return rc;
-	return post_command(rt, page, n);
+	return post_command(rt, page, n, nowait);
+}
+
+int fs_discard(fs_runtime *rt, void *addr, size_t bytes)
+{
+	return discard(rt, addr, bytes, 0);
+}
+
+int fs_discard_nowait(fs_runtime *rt, void *addr, size_t bytes)
+{
+	return discard(rt, addr, bytes, 1);
+}
+
+/* The allocator's lock is held across the discard, so a fork's prepare (which takes
+ * it after making fork_seq odd) cannot come between the discard and the release: a
+ * nowait free either gives up before changing anything or completes. */
+static int free_range(fs_runtime *rt, void *addr, size_t bytes, int nowait)
+{
+	uint64_t page, n;
+	int rc = range_pages(rt, addr, bytes, &page, &n);
+	if (rc)
+		return rc;
+	if ((rc = fs_arena_lock(rt, nowait)))
+		return rc;
+	if ((rc = post_command(rt, page, n, nowait)) == FS_OK)
+		fs_arena_release_locked(rt, page, n);
+	pthread_mutex_unlock(&rt->alloc_mu);
+	return rc;
 }
 
 int fs_free(fs_runtime *rt, void *addr, size_t bytes)
 {
-	uint64_t page, n;
-	int rc = range_pages(rt, addr, bytes, &page, &n);
-	if (rc)
-		return rc;
-	post_command(rt, page, n);
-	fs_arena_release(rt, page, n);
-	return FS_OK;
+	return free_range(rt, addr, bytes, 0);
+}
+
+int fs_free_nowait(fs_runtime *rt, void *addr, size_t bytes)
+{
+	return free_range(rt, addr, bytes, 1);
 }
 
 int fs_runtime_report(fs_runtime *rt, int print)

@@ -29,6 +29,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
@@ -137,8 +138,13 @@ struct fs_runtime {
 		int memfd, pipe_r, pipe_w;  /* the child's arena; its hang-up pipe */
 		_Atomic uint8_t *status;    /* per page: owed, taking, copying, done */
 		const char *why;            /* set: the child cannot have far memory, why */
+		sigset_t sigmask;           /* the forking thread's, blocked meanwhile */
+		int sig_blocked;
 	} fork;
 	_Atomic int fork_pending;
+	/* Odd from a fork's prepare until its parent or child handler (fork.c): the
+	 * jemalloc hooks' calls then give up instead of waiting (fs_arena_alloc_nowait). */
+	_Atomic unsigned fork_seq;
 #define FS_FORK_MAX 64
 	struct fs_fork_child { /* children still owed pages (the parent's pager) */
 		pid_t pid;
@@ -150,7 +156,6 @@ struct fs_runtime {
 	/* In a forked child: the parent's arena, read on first use of an inherited page. */
 	_Atomic uint8_t *inherit_status;
 	int inherit_fd, inherit_pipe_w;
-	pid_t inherit_pid;
 };
 
 enum { FS_FORK_IDLE, FS_FORK_WANTED, FS_FORK_FROZEN, FS_FORK_KEEP, FS_FORK_DROP };
@@ -158,14 +163,14 @@ enum { FS_FORK_IDLE, FS_FORK_WANTED, FS_FORK_FROZEN, FS_FORK_KEEP, FS_FORK_DROP 
 /* arena.c */
 int fs_arena_init(fs_runtime *rt);
 void fs_arena_fini(fs_runtime *rt);
-void fs_arena_release(fs_runtime *rt, uint64_t page, uint64_t npages);
 
 /* pageops.c: the page module's operations on the real arena (userfaultfd, madvise,
  * fallocate, backend writes). */
 extern const fs_page_ops fs_arena_page_ops;
 
 /* pager.c */
-void *fs_pager_main(void *arg);
+/* Start the pager thread (every signal blocked in it); FS_ENOMEM if it cannot be. */
+int fs_pager_start(fs_runtime *rt);
 /* Poll the backend (waiting up to timeout_ns for a first completion, <0 = as long as
  * needed), land what completed and finish the waits that ended.  The one place
  * completions are landed.  Returns how many completed. */
@@ -194,6 +199,22 @@ void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Her
 int fs_parse_cpus(const char *text, cpu_set_t *set);
 void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap);
 int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen);
+
+/* The shim's jemalloc extent hooks run under jemalloc's locks, which a fork's prepare
+ * takes after ours (we freeze the pager first, and it may need jemalloc).  A hook that
+ * waited for the allocator's lock or the pager while a fork holds them would deadlock
+ * that fork, so these give up instead (NULL with errno EAGAIN; FS_EAGAIN): jemalloc
+ * then keeps the extent (dalloc), leaves it unpurged (purge) or fails the allocation,
+ * which the shim retries once the fork is done (fs_fork_wait). */
+void *fs_arena_alloc_nowait(fs_runtime *rt, size_t bytes, size_t align);
+int fs_free_nowait(fs_runtime *rt, void *addr, size_t bytes);
+int fs_discard_nowait(fs_runtime *rt, void *addr, size_t bytes);
+/* The allocator's lock; nowait: FS_EAGAIN rather than wait while a fork holds it. */
+int fs_arena_lock(fs_runtime *rt, int nowait);
+void fs_arena_release_locked(fs_runtime *rt, uint64_t page, uint64_t npages);
+/* seq: fork_seq read before a far allocation that failed.  Returns 1 (after waiting
+ * for the fork to be done) if a fork was under way meanwhile: retry the allocation. */
+int fs_fork_wait(fs_runtime *rt, unsigned seq);
 
 /* fork.c: see its comment.  The shim calls prepare/parent/child from its atfork
  * handlers; the pager calls serve when fork_pending is set, and reap now and then. */
