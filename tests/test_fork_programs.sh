@@ -6,7 +6,15 @@
 #   python3: os.system with a pipe; multiprocessing.Pool over a large list
 #   git: clone of a local repository, then gc (pack-refs, repack: forked helpers)
 #   redis: BGSAVE (a forked child writes the dump), then a plain redis loads it
+#   threads: forks from one thread while others allocate far memory (issue 14's hang)
+# Every farsight run has a time limit (RUN_LIMIT seconds), so a hang fails its own case
+# and names it instead of eating the whole suite's budget.
 source "$(dirname "$0")/helpers/preload_lib.sh"
+RUN_LIMIT=${RUN_LIMIT:-60}
+# limited CMD...: CMD with the time limit; status 124 when it had to be stopped.
+limited() { timeout -k 5 "$RUN_LIMIT" "$@"; }
+# why STATUS: what a failed case's status means, for its message.
+why() { [ "$1" -eq 124 ] || [ "$1" -eq 137 ] && echo "HUNG: stopped after ${RUN_LIMIT} s; " || echo "status $1; "; }
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 
@@ -15,20 +23,51 @@ PY=/usr/bin/python3
 same() {
 	local name=$1 budget=$2 min=$3
 	shift 3
-	local want got
+	local want got st
 	want=$("$@" 2>&1)
-	got=$("$FARSIGHT" run --quiet --local-mem "$budget" --stats-json "$TMP/$name.json" -- "$@" 2>&1)
+	got=$(limited "$FARSIGHT" run --quiet --local-mem "$budget" --stats-json "$TMP/$name.json" -- "$@" 2>&1)
+	st=$?
 	local far=$(($(json_num "$TMP/$name.json" tree_zero_fills) + $(json_num "$TMP/$name.json" tree_demand_fetches)))
 	local procs
 	procs=$(json_num "$TMP/$name.json" processes)
-	[ "$got" = "$want" ] && [ "$far" -ge "$min" ] && [ "$procs" -ge 2 ]
+	[ $st -eq 0 ] && [ "$got" = "$want" ] && [ "$far" -ge "$min" ] && [ "$procs" -ge 2 ]
 	check "$name: same output at $budget, $procs processes, $far far pages" $? \
-		"$(diff <(echo "$want") <(echo "$got") | head -5)"
+		"$(why $st)$(diff <(echo "$want") <(echo "$got") | head -5)"
 }
 
 SH_SCRIPT='x=$(seq 1 150000); echo "$x" | tail -1; y=$(echo "$x" | wc -l); echo "lines $y"; z=$(echo "$x" | grep -c 7); echo "sevens $z"; echo "$x" | (read a; echo first $a); echo done'
 same dash 256K 200 dash -c "$SH_SCRIPT"
 same bash 256K 200 bash -c "$SH_SCRIPT"
+
+# The same pipelines again and again, two at a time on one CPU (cpus=auto pins each
+# tree to the CPU it starts on; here both start on the same one): the hang of issue 14
+# was a rare interleaving of parent and child pagers.
+want=$(bash -c "$SH_SCRIPT")
+CPU0=$(taskset -pc $$ | sed 's/.*: //; s/[-,].*//')
+bad=0 detail=
+for i in 1 2 3; do
+	for sh in dash bash; do
+		taskset -c "$CPU0" timeout -k 5 "$RUN_LIMIT" "$FARSIGHT" run --quiet --local-mem 256K -- \
+			$sh -c "$SH_SCRIPT" >"$TMP/rep.$sh" 2>&1 &
+	done
+	for sh in dash bash; do
+		wait -n
+		st=$?
+		[ $st -ne 0 ] && bad=$((bad + 1)) && detail="$(why $st)"
+	done
+	for sh in dash bash; do
+		[ "$(cat "$TMP/rep.$sh")" = "$want" ] || { bad=$((bad + 1)); detail+="$sh round $i: $(diff <(echo "$want") "$TMP/rep.$sh" | head -3) "; }
+	done
+done
+[ $bad -eq 0 ]
+check "dash and bash pipelines, 3 rounds of two at once on one CPU: same output every time" $? "$detail"
+
+got=$(limited "$FARSIGHT" run --quiet --local-mem 1M --stats-json "$TMP/threads.json" -- \
+	"$H/preload_fork" threads 40 2 2>&1)
+st=$?
+[ $st -eq 0 ] && [ "$got" = "threads ok" ] && [ "$(json_num "$TMP/threads.json" processes)" -ge 41 ]
+check "40 forks from one thread while two others allocate and free far memory, and a SIGCHLD handler writes far memory: no deadlock, every child sees the parent's data" $? \
+	"$(why $st)$got"
 
 same os_system 1M 200 "$PY" -c '
 import os
@@ -54,7 +93,7 @@ if command -v git >/dev/null; then
 		git -C "$G/src" -c user.email=t@t -c user.name=t commit -qm "c$i"
 	done
 	want=$(git -C "$G/src" log --format=%H | md5sum)
-	"$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/clone.json" -- \
+	limited "$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/clone.json" -- \
 		git clone -q --no-local "$G/src" "$G/dst" 2>"$TMP/clone.err"
 	st=$?
 	got=$(git -C "$G/dst" log --format=%H 2>/dev/null | md5sum)
@@ -62,20 +101,20 @@ if command -v git >/dev/null; then
 	[ $st -eq 0 ] && [ "$got" = "$want" ] && [ "$far" -ge 200 ] &&
 		git -C "$G/dst" fsck --no-progress >/dev/null 2>&1
 	check "git clone of a local repository: same history, fsck clean ($far far pages)" $? \
-		"status $st, $got vs $want, $(head -3 "$TMP/clone.err")"
-	"$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/gc.json" -- git -C "$G/dst" gc -q \
+		"$(why $st)$got vs $want, $(head -3 "$TMP/clone.err")"
+	limited "$FARSIGHT" run --quiet --local-mem 512K --stats-json "$TMP/gc.json" -- git -C "$G/dst" gc -q \
 		2>"$TMP/gc.err"
 	st=$?
 	got=$(git -C "$G/dst" log --format=%H | md5sum)
 	[ $st -eq 0 ] && [ "$got" = "$want" ] && git -C "$G/dst" fsck --no-progress >/dev/null 2>&1 &&
 		[ "$(json_num "$TMP/gc.json" processes)" -ge 3 ] && ! grep -q "died\|signal" "$TMP/gc.err"
-	check "git gc: helpers ran, same history, fsck clean" $? "$(head -3 "$TMP/gc.err")"
+	check "git gc: helpers ran, same history, fsck clean" $? "$(why $st)$(head -3 "$TMP/gc.err")"
 fi
 
 if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
 	R=$TMP/redis
 	mkdir -p "$R"
-	"$FARSIGHT" run --quiet --local-mem 4M --stats-json "$TMP/redis.json" -- redis-server --port 0 \
+	limited "$FARSIGHT" run --quiet --local-mem 4M --stats-json "$TMP/redis.json" -- redis-server --port 0 \
 		--unixsocket "$R/s" --dir "$R" --save "" --enable-debug-command yes --daemonize no \
 		>"$R/log" 2>&1 &
 	rpid=$!

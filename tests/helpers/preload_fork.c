@@ -13,7 +13,14 @@
  *           back; a second buffer nobody writes after the fork must read the same in
  *           all; one child forks a grandchild that must see that child's pattern, not
  *           the parent's.  Prints "cow ok" and exits 0, or says what differed.
+ *   threads fork without exec from one thread FORKS times (argv[2], default 40) while
+ *           THREADS others (argv[3], default 2) malloc, touch and free far blocks of
+ *           64 KiB to 4 MiB (so jemalloc's extent hooks run during the forks), and a
+ *           SIGCHLD handler writes to a far buffer; each child checks a far buffer
+ *           and exits.  Prints "threads ok" and exits 0 (a deadlock hangs it).
  */
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +134,67 @@ static int cow(int mib, int kids)
 	return bad;
 }
 
+static volatile int churn_stop;
+static unsigned char *sig_buf;
+static volatile unsigned sig_hits;
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+	sig_buf[(sig_hits++ % 256) * 4096]++; /* a handler that touches far memory */
+}
+
+static void *churn(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	while (!churn_stop) {
+		size_t n = (64u << 10) + (size_t)rand_r(&seed) % (4u << 20);
+		unsigned char *p = malloc(n);
+		if (!p)
+			continue;
+		for (size_t i = 0; i < n; i += 4096)
+			p[i] = (unsigned char)i;
+		free(p);
+	}
+	return NULL;
+}
+
+static int threads(int forks, int nthreads)
+{
+	size_t size = 4u << 20;
+	unsigned char *buf = malloc(size);
+	sig_buf = calloc(256, 4096);
+	memset(buf, 7, size);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sigaction(SIGCHLD, &sa, NULL);
+	pthread_t t[8];
+	nthreads = nthreads > 8 ? 8 : nthreads;
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
+	int bad = 0;
+	for (int i = 0; i < forks; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (size_t j = 0; j < size; j += 4096)
+				if (buf[j] != 7)
+					_exit(3);
+			_exit(0);
+		}
+		int st;
+		while (waitpid(pid, &st, 0) < 0)
+			;
+		bad += !WIFEXITED(st) || WEXITSTATUS(st);
+	}
+	churn_stop = 1;
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(t[i], NULL);
+	printf(bad ? "threads FAILED: %d of %d children saw other data\n" : "threads ok\n", bad,
+	       forks);
+	return bad != 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "spawn";
@@ -140,6 +208,8 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
+	if (!strcmp(mode, "threads"))
+		return threads(argc > 2 ? atoi(argv[2]) : 40, argc > 3 ? atoi(argv[3]) : 2);
 	if (!strcmp(mode, "cow"))
 		return cow(argc > 2 ? atoi(argv[2]) : 16, argc > 3 ? atoi(argv[3]) : 3);
 	if (!strcmp(mode, "touch")) {
