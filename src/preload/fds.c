@@ -152,6 +152,8 @@ int fcntl(int fd, int cmd, ...)
 		errno = EBADF;
 		return -1;
 	}
+	if (cmd == F_SETFL) /* directio.c: no O_DIRECT into far memory */
+		arg = (void *)(intptr_t)shim_strip_direct((int)(intptr_t)arg, "fcntl(F_SETFL)");
 	return real_fcntl ? real_fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));

@@ -263,6 +263,7 @@ __attribute__((constructor)) static void shim_start(void)
 	fs_shim.rt = rt;
 	fs_shim.pid = getpid();
 	fs_shim.local_threshold = cfg.local_threshold;
+	fs_shim.quiet = (int)cfg.quiet;
 	fs_shim.size = size;
 	fs_shim.base = (uintptr_t)base;
 	/* A forked child must not inherit the arena (see the top of this file). */

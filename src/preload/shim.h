@@ -41,6 +41,7 @@ struct fs_shim {
 	_Atomic int far_ready;     /* far arenas exist: far allocation may start */
 	volatile int forked_child; /* fork() without exec: everything local from now on */
 	pid_t pid;                 /* the process the runtime was started in */
+	int quiet;                 /* the quiet setting: no notices on stderr */
 };
 extern struct fs_shim fs_shim;
 
@@ -69,6 +70,9 @@ void shim_mmap_atfork_child(void);
 
 /* fds.c: resolve libc's close, dup2, dup3 and fcntl (from the constructor). */
 void shim_fds_init(void);
+
+/* directio.c: O_DIRECT taken out of open flags (and fcntl F_SETFL's). */
+int shim_strip_direct(int flags, const char *what);
 
 /* preload.c: "farsight: ..." straight to stderr with write(2), no allocation. */
 void shim_say(const char *a, const char *b, const char *c);
