@@ -332,13 +332,19 @@ static fs_config rt_config(const struct placement *pl, const char *policy, uint6
 		exit(1);
 	}
 	cfg.local_mem = budget_pages * PG;
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", policy);
+	if (fs_config_set(&cfg, "prefetch", policy, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
 	cfg.mem_latency_us = 0;
 	cfg.mem_bandwidth_gbps = 0;
 	cfg.arena_size = 1ull << 30;
 	cfg.arena_base = 0;
 	cfg.quiet = 1;
-	snprintf(cfg.cpus, sizeof(cfg.cpus), "%s", pl->cpus);
+	if (fs_config_set(&cfg, "cpus", pl->cpus, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
 	cfg.pager_cpu = pl->pager_cpu;
 	return cfg;
 }

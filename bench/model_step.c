@@ -249,7 +249,7 @@ static int time_policy(const char *model, const char *kernel, long iters, double
 	fs_config cfg;
 	if (fs_config_from_env(&cfg, err, sizeof(err)))
 		return -1;
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	cfg.prefetch = FS_PREFETCH_FARSIGHT;
 	snprintf(cfg.model, sizeof(cfg.model), "%s", model);
 	snprintf(cfg.model_kernel, sizeof(cfg.model_kernel), "%s", kernel);
 	cfg.model_lookahead = 8;

@@ -46,13 +46,27 @@ const char *fs_strerror(int err);
 
 /* ---- settings -----------------------------------------------------------------
  * All settings live in one table (src/common/settings.c): name, type, default,
- * environment variable, command-line flag and help text.  `farsight --help`, the
- * README's settings table and the runtime all read it.  fs_config holds the parsed
- * values; fs_config_from_env() fills it from defaults and FARSIGHT_* variables.
+ * environment variable, command-line flag, the accepted values (an enum's names, a
+ * number's range) and help text.  `farsight --help`, the README's settings table and
+ * the runtime all read it.  fs_config holds the parsed values (enum settings as the
+ * enums below); fs_config_from_env() fills it from defaults and FARSIGHT_* variables,
+ * fs_config_check() checks what one setting alone cannot (local_mem against the arena
+ * and the machine, the watermarks' order) and the enums' ranges of a hand-filled one.
  */
+typedef enum fs_prefetch_kind { /* the prefetch setting; src/prefetch/registry.c's order */
+	FS_PREFETCH_NONE, FS_PREFETCH_READAHEAD, FS_PREFETCH_LEAP, FS_PREFETCH_HERMIT,
+	FS_PREFETCH_ORACLE, FS_PREFETCH_FARSIGHT, FS_PREFETCH_COUNT
+} fs_prefetch_kind;
+typedef enum fs_prefetch_map_kind { /* the prefetch_map setting */
+	FS_MAP_AUTO, FS_MAP_FAULT, FS_MAP_DIRECT
+} fs_prefetch_map_kind;
+typedef enum fs_arrival_place_kind { FS_PLACE_FRONT, FS_PLACE_BACK } fs_arrival_place_kind;
+typedef enum fs_reclaim_kind { FS_RECLAIM_CLOCK, FS_RECLAIM_FIFO } fs_reclaim_kind;
+typedef enum fs_cpus_kind { FS_CPUS_AUTO, FS_CPUS_ALL, FS_CPUS_LIST } fs_cpus_kind;
+
 typedef struct fs_config {
 	uint64_t local_mem;        /* local budget for far-memory pages, bytes */
-	char prefetch[32];         /* prefetcher policy name */
+	uint32_t prefetch;         /* prefetcher policy, fs_prefetch_kind */
 	char backend[256];         /* "mem", "zmem", "tcp://HOST:PORT", "redis://..." */
 	double mem_latency_us;     /* mem backend: per-request latency */
 	double mem_bandwidth_gbps; /* mem backend: link bandwidth, Gbit/s */
@@ -63,7 +77,7 @@ typedef struct fs_config {
 	uint64_t map_bytes;  /* farsight: future-map memory budget, bytes */
 	double min_prob;     /* farsight: confidence threshold of a prefetched token */
 	uint32_t candidates; /* farsight: pages from the first prediction step */
-	char fallback[32];   /* farsight: policy used when the model is unsure */
+	uint32_t fallback;   /* farsight: policy used when the model is unsure, fs_prefetch_kind */
 	uint32_t model_lookahead; /* farsight: model steps per event (chain length) */
 	char model_kernel[16];    /* farsight: step kernel (auto, avx512, avx2, portable, generic) */
 	char secret_file[512];     /* shared secret for the tcp backend */
@@ -74,15 +88,17 @@ typedef struct fs_config {
 	uint32_t free_low_pages;   /* reclaim starts when free pages < this */
 	uint32_t free_high_pages;  /* ... and stops when free pages >= this */
 	uint32_t reclaim_batch;    /* pages evicted per reclaim step */
-	char arrival_place[16];    /* pages mapped on arrival: front or back of the clock */
-	char reclaim[16];          /* victim choice: clock or fifo */
-	char prefetch_map[16];     /* prefetched pages: fault (mapped on first touch) or direct */
+	uint32_t arrival_place;    /* pages mapped on arrival: fs_arrival_place_kind */
+	uint32_t reclaim;          /* victim choice: fs_reclaim_kind */
+	uint32_t prefetch_map;     /* prefetched pages: fs_prefetch_map_kind */
 	uint32_t readahead_max;    /* readahead window cap, pages */
 	uint32_t stream_max;       /* longest run a followed stream grows to, pages */
 	uint32_t lookahead;        /* oracle: recorded events it prefetches ahead */
 	uint32_t chain_depth;      /* assumed hits a prediction chain runs past a real event */
 	uint32_t spin_us;          /* pager spins this long for work before sleeping */
-	char cpus[64];             /* CPU placement of program and pager: auto, all, list */
+	char cpus[64];             /* CPU placement of program and pager, as given ... */
+	uint32_t cpus_kind;        /* ... parsed: fs_cpus_kind */
+	uint64_t cpus_mask[16];    /* FS_CPUS_LIST: bit c of word c/64 = CPU c (0-1023) */
 	int32_t pager_cpu;         /* pin the pager thread to this CPU (-1 = no pinning) */
 	uint32_t quiet;            /* 1 = no summary on stderr */
 	uint32_t stats_children;   /* 1 = child processes also print their summary */
@@ -90,10 +106,15 @@ typedef struct fs_config {
 
 /* Fill *cfg with the defaults, then apply FARSIGHT_* environment variables.  On a bad
  * value returns FS_EINVAL and writes a one-line message (naming the variable, the value
- * and the accepted forms) into err. */
+ * and the accepted forms) into err.  It does not call fs_config_check. */
 int fs_config_from_env(fs_config *cfg, char *err, size_t errlen);
 /* Set one setting by table name ("local_mem") from text; same error contract. */
 int fs_config_set(fs_config *cfg, const char *name, const char *value, char *err, size_t errlen);
+/* What a whole configuration must satisfy beyond each value's own form: enum values
+ * in range, local_mem of at least 64K and at most the arena and this machine's RAM,
+ * the arena's size and base, free_low_pages below free_high_pages.  FS_EINVAL with a
+ * line naming the setting, the value and what is accepted. */
+int fs_config_check(const fs_config *cfg, char *err, size_t errlen);
 /* Parse a size: "4096", "64K", "1.5G" (binary units).  Returns FS_EINVAL on junk, a
  * negative number or an overflow. */
 int fs_parse_size(const char *text, uint64_t *out);
@@ -101,16 +122,20 @@ int fs_parse_size(const char *text, uint64_t *out);
 /* One row of the settings table, for --help and docs generation. */
 typedef struct fs_setting_info {
 	const char *name;    /* table name, e.g. "local_mem" */
-	const char *type;    /* "size", "string", "int", "float", "bool" */
+	const char *type;    /* "size", "string", "int", "float", "bool", "enum" */
 	const char *def;     /* default, as text */
 	const char *env;     /* environment variable */
 	const char *flag;    /* command-line flag of `farsight run`, or NULL */
-	const char *help;    /* one line */
+	const char *help;    /* one line (an enum's values and their meaning included) */
+	const char *arg;     /* the flag's argument in usage texts: SIZE, FILE, N, a|b|c... */
+	const char *const *values; /* an enum's value names, NULL-terminated; else NULL */
 } fs_setting_info;
 const fs_setting_info *fs_settings_table(size_t *count);
 /* The row whose name (by_flag: whose `farsight run` flag, e.g. "--local-mem") is the
  * first len characters of key; NULL if there is none. */
 const fs_setting_info *fs_setting_find(const char *key, size_t len, int by_flag);
+/* The name of value v of enum setting `setting` ("reclaim", 1 -> "fifo"); "?" if none. */
+const char *fs_setting_value_name(const char *setting, uint32_t v);
 
 /* ---- runtime ------------------------------------------------------------------ */
 typedef struct fs_runtime fs_runtime;

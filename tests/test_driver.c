@@ -47,9 +47,12 @@ static fs_config config(const char *prefetch, const char *trace)
 		exit(1);
 	}
 	cfg.local_mem = 64 * 4096;
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", prefetch);
+	if (fs_config_set(&cfg, "prefetch", prefetch, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
 	snprintf(cfg.record, sizeof(cfg.record), "%s", trace);
-	snprintf(cfg.prefetch_map, sizeof(cfg.prefetch_map), "fault");
+	cfg.prefetch_map = FS_MAP_FAULT;
 	snprintf(cfg.model, sizeof(cfg.model), "models/default.fsm");
 	cfg.mem_latency_us = 1;
 	cfg.arena_size = 1ull << 30;

@@ -101,9 +101,10 @@ static fs_policy *make_policy(const char *model, double min_prob, uint32_t cand,
 {
 	fs_config cfg;
 	CHECK(fs_config_from_env(&cfg, err, errlen) == 0);
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	cfg.prefetch = FS_PREFETCH_FARSIGHT;
 	snprintf(cfg.model, sizeof(cfg.model), "%s", model);
-	snprintf(cfg.fallback, sizeof(cfg.fallback), "%s", fallback);
+	if (fs_config_set(&cfg, "fallback", fallback, err, errlen))
+		return NULL; /* the settings table refused it: err says why */
 	cfg.min_prob = min_prob;
 	cfg.candidates = cand;
 	cfg.model_lookahead = lookahead;
@@ -278,7 +279,7 @@ TEST(unsure_model_falls_back_to_readahead)
 	fs_policy *none = make_policy(path, 1.0, 4, 8, "none", err, sizeof(err));
 	fs_config cfg;
 	fs_config_from_env(&cfg, err, sizeof(err));
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "readahead");
+	cfg.prefetch = FS_PREFETCH_READAHEAD;
 	fs_policy *ra = NULL;
 	CHECK(fs_policy_create(&cfg, &ra, err, sizeof(err)) == 0);
 	CHECK(f && none && ra);
@@ -368,7 +369,7 @@ TEST(bad_settings_are_refused)
 	CHECK(fs_config_set(&cfg, "candidates", "2", err, sizeof(err)) == 0 && cfg.candidates == 2);
 	/* an unknown step kernel is named in the refusal; the portable one always runs
 	 * the default shape */
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	cfg.prefetch = FS_PREFETCH_FARSIGHT;
 	snprintf(cfg.model, sizeof(cfg.model), "%s", path);
 	snprintf(cfg.model_kernel, sizeof(cfg.model_kernel), "fastest");
 	fs_policy *p = NULL;

@@ -153,7 +153,7 @@ TEST(farsight_policy_predicts_a_learned_chase)
 	CHECK(fs_trace_load("synth:chase:2:10000", &info, &ev, &n, err, sizeof(err)) == 0);
 	fs_config cfg;
 	fs_config_from_env(&cfg, err, sizeof(err));
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+	cfg.prefetch = FS_PREFETCH_FARSIGHT;
 	snprintf(cfg.model, sizeof(cfg.model), "%s", path);
 	cfg.lookahead = 4;
 	fs_policy *p = NULL;
@@ -177,7 +177,7 @@ TEST(farsight_policy_predicts_a_learned_chase)
 		CHECK(fs_policy_create(&cfg, &p, err, sizeof(err)) == 0);
 		if (!p)
 			break;
-		snprintf(cfg.prefetch_map, sizeof(cfg.prefetch_map), "auto");
+		cfg.prefetch_map = FS_MAP_AUTO;
 		cfg.chain_depth = depth;
 		CHECK(fs_policy_arrival(&cfg, p->ops, &mo.arrival, err, sizeof(err)) == 0);
 		CHECK(mo.arrival.map && mo.arrival.chain); /* the defaults */
@@ -232,7 +232,7 @@ static void policy_refuses_in_child(const char *model, const char *want)
 		fs_config cfg;
 		char err[600];
 		fs_config_from_env(&cfg, err, sizeof(err));
-		snprintf(cfg.prefetch, sizeof(cfg.prefetch), "farsight");
+		cfg.prefetch = FS_PREFETCH_FARSIGHT;
 		snprintf(cfg.model, sizeof(cfg.model), "%s", model);
 		memset(err, 'A', sizeof(err) - 1); /* an unwritten message would show as AAAA */
 		err[sizeof(err) - 1] = 0;

@@ -31,10 +31,11 @@ static fs_config base_cfg(void)
 static fs_policy *make(const char *name, const fs_config *cfg0)
 {
 	fs_config cfg = cfg0 ? *cfg0 : base_cfg();
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", name);
 	fs_policy *p = NULL;
 	char err[512] = "";
-	int rc = fs_policy_create(&cfg, &p, err, sizeof(err));
+	int rc = fs_config_set(&cfg, "prefetch", name, err, sizeof(err));
+	if (rc == FS_OK)
+		rc = fs_policy_create(&cfg, &p, err, sizeof(err));
 	if (rc != FS_OK) {
 		fprintf(stderr, "  cannot create %s: %s\n", name, err);
 		return NULL;
@@ -90,13 +91,18 @@ TEST(registry_knows_every_baseline)
 			CHECK(!strcmp(ops->name, names[i]));
 	}
 	fs_config cfg = base_cfg();
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "bogus");
 	fs_policy *p = NULL;
 	char err[512] = "";
+	/* the settings table names the value and every prefetcher */
+	CHECK_EQ_U64(fs_config_set(&cfg, "prefetch", "bogus", err, sizeof(err)), (uint64_t)FS_EINVAL);
+	CHECK_STR_CONTAINS(msg(err), "'bogus' is not one of none, readahead, leap, hermit, oracle or farsight");
+	/* a configuration filled by hand with a value that is no policy */
+	cfg.prefetch = FS_PREFETCH_COUNT;
 	CHECK_EQ_U64(fs_policy_create(&cfg, &p, err, sizeof(err)), (uint64_t)FS_EINVAL);
-	CHECK_STR_CONTAINS(msg(err), "bogus");
-	CHECK_STR_CONTAINS(msg(err), "leap");
-	CHECK_STR_CONTAINS(msg(err), "oracle");
+	CHECK_STR_CONTAINS(msg(err), "is not a prefetcher");
+	/* the registry's order is the setting's */
+	for (uint32_t k = 0; k < FS_PREFETCH_COUNT; k++)
+		CHECK(!strcmp(fs_policy_get(k)->name, fs_setting_value_name("prefetch", k)));
 }
 
 /* ---- readahead ---------------------------------------------------------------- */
@@ -395,7 +401,7 @@ static fs_policy *make_oracle(const char *path, uint32_t lookahead, int *rc, cha
 			      size_t errlen)
 {
 	fs_config cfg = base_cfg();
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "oracle");
+	cfg.prefetch = FS_PREFETCH_ORACLE;
 	snprintf(cfg.trace, sizeof(cfg.trace), "%s", path);
 	cfg.lookahead = lookahead;
 	fs_policy *p = NULL;

@@ -150,7 +150,7 @@ static void stress(int kill_one)
 	spec(be, sizeof(be), s, 3, "?replicas=1");
 	fs_config cfg = config(be);
 	cfg.local_mem = 50 * PG; /* 5% of the 4 x 1 MiB the threads churn */
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "readahead");
+	cfg.prefetch = FS_PREFETCH_READAHEAD;
 	fs_runtime *rt;
 	char err[256];
 	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));

@@ -21,7 +21,10 @@ static fs_config base_config(uint64_t local_mem, const char *prefetch)
 		exit(1);
 	}
 	cfg.local_mem = local_mem;
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", prefetch);
+	if (fs_config_set(&cfg, "prefetch", prefetch, err, sizeof(err))) {
+		fprintf(stderr, "config: %s\n", err);
+		exit(1);
+	}
 	cfg.mem_latency_us = 0; /* correctness tests: no emulated wire time */
 	cfg.arena_size = 1ull << 30;
 	cfg.arena_base = 0;
@@ -147,10 +150,10 @@ TEST(discard_and_free_give_zeros)
 static void stress(const char *policy, const char *arrival_place, const char *backend)
 {
 	fs_config cfg = base_config(100 * 4096, policy);
-	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "%s", arrival_place);
 	snprintf(cfg.backend, sizeof(cfg.backend), "%s", backend);
 	fs_runtime *rt;
 	char err[256];
+	CHECK(fs_config_set(&cfg, "arrival_place", arrival_place, err, sizeof(err)) == 0);
 	int rc = fs_runtime_start(&cfg, &rt, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "  %s: %s\n", policy, err);
@@ -264,26 +267,32 @@ TEST(bad_settings_are_refused)
 	char err[256] = "";
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
 	CHECK_STR_CONTAINS(err, "too small");
-	cfg = base_config(1 << 20, "nosuch");
+	cfg = base_config(1 << 20, "none");
+	CHECK(fs_config_set(&cfg, "prefetch", "nosuch", err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "prefetch: 'nosuch' is not one of none, readahead");
+	cfg.prefetch = 42; /* filled by hand */
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
-	CHECK_STR_CONTAINS(err, "unknown prefetcher 'nosuch'");
-	CHECK_STR_CONTAINS(err, "readahead");
+	CHECK_STR_CONTAINS(err, "prefetch: 42 is not a value of this setting (none, readahead");
 	cfg = base_config(1 << 20, "none");
 	snprintf(cfg.backend, sizeof(cfg.backend), "rdma://x");
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
 	CHECK_STR_CONTAINS(err, "unknown backend");
 	cfg = base_config(1 << 20, "farsight");
-	snprintf(cfg.arrival_place, sizeof(cfg.arrival_place), "middle");
+	CHECK(fs_config_set(&cfg, "arrival_place", "middle", err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "arrival_place: 'middle' is not one of back or front");
+	cfg.arrival_place = 2;
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
-	CHECK_STR_CONTAINS(err, "unknown arrival_place 'middle'; use front or back");
+	CHECK_STR_CONTAINS(err, "arrival_place: 2 is not a value of this setting (back or front)");
 	cfg = base_config(1 << 20, "farsight");
 	cfg.chain_depth = 8;
 	err[0] = 0;
 	CHECK(fs_runtime_start(&cfg, &rt, err, sizeof(err)) == FS_EINVAL);
-	CHECK_STR_CONTAINS(err, "chain_depth 8 is more than 7");
+	CHECK_STR_CONTAINS(err, "chain_depth: 8 is out of range; use a whole number from 0 to 7");
+	CHECK(fs_config_set(&cfg, "chain_depth", "8", err, sizeof(err)) == FS_EINVAL);
+	CHECK_STR_CONTAINS(err, "chain_depth: '8' is out of range; use a whole number from 0 to 7");
 	uint64_t v;
 	CHECK(fs_parse_size("64K", &v) == 0 && v == 65536);
 	CHECK(fs_parse_size("1.5G", &v) == 0 && v == 3ull << 29);

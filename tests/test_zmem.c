@@ -300,7 +300,7 @@ static uint64_t rss_growth(const char *backend)
 	cfg.arena_base = 0;
 	cfg.mem_latency_us = 0;
 	cfg.quiet = 1;
-	snprintf(cfg.prefetch, sizeof(cfg.prefetch), "none");
+	cfg.prefetch = FS_PREFETCH_NONE;
 	snprintf(cfg.backend, sizeof(cfg.backend), "%s", backend);
 	fs_runtime *rt;
 	if (fs_runtime_start(&cfg, &rt, err, sizeof(err))) {

@@ -3,12 +3,14 @@
  * shared by the remote backends.
  *
  * One table of the backends' names, read by fs_backend_open and by the CLI's check of
- * --backend (fs_backend_check), so the list of names lives in one place.
+ * --backend (fs_backend_check, through the settings table), so the list of names lives in one place.
  */
 #include "backend/backend.h"
 #include "common/util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BACKEND_NAMES \
@@ -45,6 +47,21 @@ int fs_backend_check(const char *spec, char *err, size_t errlen)
 		return fs_backend_zmem_options(rest, NULL, err, errlen);
 	if (kind == B_REDIS)
 		return fs_backend_redis_check(rest, err, errlen);
+	if (kind == B_TCP) {
+		/* HOST:PORT, HOST a name, an IPv4 address or [IPv6], PORT 1-65535 (a port
+		 * out of range would be taken modulo 65536 by the resolver) */
+		const char *colon = rest[0] == '[' ? strstr(rest, "]:") : strrchr(rest, ':');
+		if (colon && rest[0] == '[')
+			colon++;
+		char *end = NULL;
+		errno = 0;
+		long port = colon ? strtol(colon + 1, &end, 10) : -1;
+		if (!colon || colon == rest || !colon[1] || errno || *end || port < 1 || port > 65535) {
+			fs_errf(err, errlen, "backend '%s' is not tcp://HOST:PORT with a port from 1 to "
+				"65535 (e.g. tcp://127.0.0.1:7077)", spec);
+			return FS_EINVAL;
+		}
+	}
 	return FS_OK;
 }
 

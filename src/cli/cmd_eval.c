@@ -230,7 +230,10 @@ int fs_cmd_eval(int argc, char **argv)
 				status = fs_cli_usage_error("eval: %s", err);
 				goto out;
 			}
-			snprintf(cfg.prefetch, sizeof(cfg.prefetch), "%s", name);
+			if (fs_config_set(&cfg, "prefetch", name, err, sizeof(err))) {
+				status = fs_cli_usage_error("eval: %s", err);
+				goto out;
+			}
 			if (model)
 				snprintf(cfg.model, sizeof(cfg.model), "%s", model);
 			cfg.lookahead = lookahead;

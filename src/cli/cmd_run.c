@@ -49,8 +49,7 @@ static void run_usage(FILE *f)
 		if (!t[i].flag)
 			continue;
 		char left[64];
-		snprintf(left, sizeof(left), "%s%s", t[i].flag,
-			 strcmp(t[i].type, "bool") ? (strcmp(t[i].type, "size") ? " VALUE" : " SIZE") : "");
+		snprintf(left, sizeof(left), "%s%s%s", t[i].flag, t[i].arg ? " " : "", t[i].arg ? t[i].arg : "");
 		const char *def = *t[i].def ? t[i].def : "none";
 		if (!strcmp(t[i].name, "model"))
 			def = fs_model_default_path(); /* found next to the binary or installed */
@@ -63,6 +62,8 @@ static void run_usage(FILE *f)
 	fprintf(f, "\nexample: farsight run --local-mem 256M --prefetch readahead -- sort big.txt\n");
 }
 
+/* A flag's value, checked by the settings table (its form, its enum values or its
+ * range); what depends on other settings is checked with the whole configuration. */
 static int check_value(const fs_setting_info *s, const char *value)
 {
 	fs_config cfg;
@@ -70,19 +71,6 @@ static int check_value(const fs_setting_info *s, const char *value)
 	memset(&cfg, 0, sizeof(cfg));
 	if (fs_config_set(&cfg, s->name, value, err, sizeof(err)))
 		return fs_cli_usage_error("%s: %s", s->flag, strchr(err, ':') ? strchr(err, ':') + 2 : err);
-	if (!strcmp(s->name, "local_mem") && cfg.local_mem == 0)
-		return fs_cli_usage_error("--local-mem: a size of 0 leaves no local memory; give a "
-					  "size like 64M or 1G");
-	if (!strcmp(s->name, "prefetch") && !fs_policy_find(value)) {
-		char list[256] = "";
-		for (const char *const *p = fs_policy_names(); *p; p++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				 *list ? ", " : "", *p);
-		return fs_cli_usage_error("--prefetch: unknown prefetcher '%s'; choose one of: %s",
-					  value, list);
-	}
-	if (!strcmp(s->name, "backend") && fs_backend_check(value, err, sizeof(err)))
-		return fs_cli_usage_error("--backend: %s", err);
 	return 0;
 }
 
@@ -150,7 +138,7 @@ static const char *preload_blocked(const char *file)
 static void pin_for_auto(const fs_config *cfg)
 {
 	cpu_set_t all, one;
-	if (strcmp(cfg->cpus, "auto") || sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
+	if (cfg->cpus_kind != FS_CPUS_AUTO || sched_getaffinity(0, sizeof(all), &all) || CPU_COUNT(&all) < 2)
 		return;
 	int cpu = sched_getcpu();
 	if (cpu < 0 || !CPU_ISSET(cpu, &all))
@@ -271,10 +259,12 @@ int fs_cmd_run(int argc, char **argv)
 	char err[512];
 	if (fs_config_from_env(&cfg, err, sizeof(err)))
 		return fs_cli_usage_error("%s", err);
-	if (cfg.local_mem == 0)
-		return fs_cli_usage_error("FARSIGHT_LOCAL_MEM: a size of 0 leaves no local memory");
-	if (!fs_policy_find(cfg.prefetch))
-		return fs_cli_usage_error("FARSIGHT_PREFETCH: unknown prefetcher '%s'", cfg.prefetch);
+	if (fs_config_check(&cfg, err, sizeof(err))) {
+		/* "local_mem: ..." as the user wrote it: "--local-mem: ..." */
+		const fs_setting_info *s = fs_setting_find(err, strcspn(err, ": "), 0);
+		return fs_cli_usage_error("%s%s", s && s->flag ? s->flag : "",
+					  s && s->flag ? err + strcspn(err, ": ") : err);
+	}
 
 	char preload[4200];
 	const char *over = getenv("FARSIGHT_PRELOAD");

@@ -76,20 +76,19 @@ static int fsp_create(const fs_config *cfg, fs_policy **out, char *err, size_t e
 		fsp_destroy(&f->base);
 		return FS_EINVAL;
 	}
-	const char *fb = cfg->fallback;
-	if (fb[0] && strcmp(fb, "none")) {
-		if (!strcmp(fb, "farsight") || !strcmp(fb, "oracle") ||
-		    !fs_policy_find(fb)) {
-			fs_errf(err, errlen, "fallback '%s': use none, readahead or leap",
-				fb);
-			fsp_destroy(&f->base);
-			return FS_EINVAL;
-		}
+	if (cfg->fallback != FS_PREFETCH_NONE && cfg->fallback != FS_PREFETCH_READAHEAD &&
+	    cfg->fallback != FS_PREFETCH_LEAP) {
+		fs_errf(err, errlen, "fallback %u: use none, readahead or leap", cfg->fallback);
+		fsp_destroy(&f->base);
+		return FS_EINVAL;
+	}
+	if (cfg->fallback != FS_PREFETCH_NONE) {
 		fs_config sub = *cfg;
-		snprintf(sub.prefetch, sizeof(sub.prefetch), "%s", fb);
-		rc = fs_policy_find(fb)->create(&sub, &f->fallback, why, sizeof(why));
+		sub.prefetch = cfg->fallback;
+		rc = fs_policy_get(cfg->fallback)->create(&sub, &f->fallback, why, sizeof(why));
 		if (rc) {
-			fs_errf(err, errlen, "farsight prefetcher: fallback %s: %s", fb, why);
+			fs_errf(err, errlen, "farsight prefetcher: fallback %s: %s",
+				fs_policy_get(cfg->fallback)->name, why);
 			fsp_destroy(&f->base);
 			return rc;
 		}

@@ -61,6 +61,8 @@ struct fs_policy {
 
 /* Look a policy up by name; NULL if unknown. */
 const fs_policy_ops *fs_policy_find(const char *name);
+/* The policy of the prefetch setting's value (fs_prefetch_kind); NULL if out of range. */
+const fs_policy_ops *fs_policy_get(uint32_t kind);
 /* Names of all policies, NULL-terminated, for help and error messages. */
 const char *const *fs_policy_names(void);
 /* Create by name, with an error that lists the known names. */
@@ -80,7 +82,7 @@ typedef struct fs_arrival {
 	uint32_t stream_max;  /* the longest run the driver follows a stream with (pages;
 			       * 0: it does not follow streams; prefetch/driver.h) */
 } fs_arrival;
-/* FS_OK and *a filled, or FS_EINVAL with a sentence in err for an unknown value. */
+/* *a filled from cfg's checked values (fs_config_check); FS_OK. */
 int fs_policy_arrival(const fs_config *cfg, const fs_policy_ops *ops, fs_arrival *a,
 		      char *err, size_t errlen);
 /* The assumed hit of a page mapped on arrival, on the thread whose prediction fetched

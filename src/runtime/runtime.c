@@ -283,29 +283,11 @@ int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen)
 	return FS_OK;
 }
 
+/* The one check of the settings (src/common/settings.c), for a configuration filled
+ * by hand as for one from the environment. */
 static int check_config(const fs_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->local_mem < 16 * FS_PAGE_SIZE) {
-		fs_errf(err, errlen, "local_mem %llu bytes is too small: at least 64K is needed",
-			(unsigned long long)cfg->local_mem);
-		return FS_EINVAL;
-	}
-	if (cfg->arena_size < (1u << 20) || cfg->arena_size % FS_PAGE_SIZE ||
-	    cfg->arena_size / FS_PAGE_SIZE >= (1ull << 40)) {
-		fs_errf(err, errlen, "arena_size %llu must be a multiple of 4K between 1M and 4P",
-			(unsigned long long)cfg->arena_size);
-		return FS_EINVAL;
-	}
-	if (strcmp(cfg->reclaim, "clock") && strcmp(cfg->reclaim, "fifo")) {
-		fs_errf(err, errlen, "unknown reclaim '%s'; use clock or fifo", cfg->reclaim);
-		return FS_EINVAL;
-	}
-	if (cfg->arena_base % FS_PAGE_SIZE) {
-		fs_errf(err, errlen, "arena_base 0x%llx is not page-aligned",
-			(unsigned long long)cfg->arena_base);
-		return FS_EINVAL;
-	}
-	return FS_OK;
+	return fs_config_check(cfg, err, errlen);
 }
 
 static void teardown(fs_runtime *rt)
@@ -340,7 +322,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	/* The arrival settings are checked before anything is opened (an unknown
 	 * prefetcher is reported by fs_policy_create below). */
 	fs_arrival arrival = { 0 };
-	const fs_policy_ops *ops = fs_policy_find(cfg->prefetch);
+	const fs_policy_ops *ops = fs_policy_get(cfg->prefetch);
 	if (ops && (rc = fs_policy_arrival(cfg, ops, &arrival, err, errlen)))
 		return rc;
 	/* The runtime struct is large (thread tables, histograms): map it directly. */
@@ -403,7 +385,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 
 	if ((rc = fs_arena_init(rt)) ||
 	    (rc = fs_pages_init(&rt->pages, rt->npages, cfg->local_mem / FS_PAGE_SIZE,
-				strcmp(cfg->reclaim, "clock") == 0, rt->have_wp, &rt->c.page,
+				cfg->reclaim == FS_RECLAIM_CLOCK, rt->have_wp, &rt->c.page,
 				&fs_arena_page_ops, rt))) {
 		fs_errf(err, errlen, "out of memory for the runtime's tables");
 		goto fail;
@@ -420,7 +402,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 	rt->pages.arrival_front = arrival.front;
 	if (cfg->record[0]) {
 		fs_trace_info info = { .local_mem = cfg->local_mem };
-		snprintf(info.prefetch, sizeof(info.prefetch), "%s", cfg->prefetch);
+		snprintf(info.prefetch, sizeof(info.prefetch), "%s", fs_policy_get(cfg->prefetch)->name);
 		read_cmdline(info.command, sizeof(info.command), &info.command_hash);
 		if ((rc = fs_trace_create(cfg->record, &info, &rt->trace))) {
 			fs_errf(err, errlen, "cannot create the trace file %s: %s", cfg->record,

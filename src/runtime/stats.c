@@ -124,7 +124,7 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		"farsight:   far memory read %s, written %s; %llu evictions, %llu second chances taken\n"
 		"farsight:   fetch latency p50 %.1f us, p99 %.1f us; prefetch hit p50 %.1f us; "
 		"prefetcher %.0f ns/event\n",
-		s->wall_seconds, cfg->prefetch, cfg->backend, budget, peak,
+		s->wall_seconds, fs_setting_value_name("prefetch", cfg->prefetch), cfg->backend, budget, peak,
 		(unsigned long long)s->faults, (unsigned long long)s->demand_fetches,
 		(unsigned long long)s->prefetch_hits, (unsigned long long)s->late_hits,
 		(unsigned long long)s->zero_fills, (unsigned long long)s->wp_faults,
@@ -169,7 +169,7 @@ int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *pat
 		return FS_EIO;
 	FILE *f = out.f;
 	fprintf(f, "{\n  \"prefetch\": ");
-	fs_json_str(f, cfg->prefetch);
+	fs_json_str(f, fs_setting_value_name("prefetch", cfg->prefetch));
 	fprintf(f, ",\n  \"backend\": ");
 	fs_json_str(f, cfg->backend);
 #define U(k) fprintf(f, ",\n  \"" #k "\": %llu", (unsigned long long)s->k)
