@@ -173,9 +173,10 @@ void fs_runtime_threads_started(fs_runtime *rt);
  * `farsight run` started (or what it exec'd into), whose summary is printed. */
 void fs_runtime_attach_report(fs_runtime *rt, int root);
 
-/* At exit: close the trace being recorded, then print the summary (unless quiet or
- * print == 0) and write the stats JSON if configured.  Returns the first error. */
-int fs_runtime_report(fs_runtime *rt, int print);
+/* At exit: close the trace being recorded, then print the summary to `summary`
+ * (unless quiet or summary is NULL) and write the stats JSON if configured, both from
+ * one snapshot (their numbers are equal).  Returns the first error. */
+int fs_runtime_report(fs_runtime *rt, FILE *summary);
 
 /* ---- statistics --------------------------------------------------------------- */
 #define FS_BACKEND_STATS_MAX 24
@@ -187,11 +188,16 @@ typedef struct fs_named_stat {
 	double value;
 } fs_named_stat;
 
+/* The counts of a run.  Each is defined once, in the table of src/runtime/stats.c,
+ * which writes both the summary lines and the JSON keys (`farsight settings --stats`
+ * prints the definitions).  faults = demand_fetches + prefetch_hits + zero_fills +
+ * reactivations + wp_faults + other_faults. */
 typedef struct fs_stats {
-	uint64_t faults;             /* all userfaultfd faults taken (miss, hit, zero, wp) */
+	uint64_t faults;             /* all userfaultfd faults taken: the sum of the six below */
 	uint64_t demand_fetches;     /* misses served by a backend read */
 	uint64_t zero_fills;         /* first touches of never-written pages (no backend trip) */
-	uint64_t wp_faults;          /* first writes to clean pages (dirty tracking) */
+	uint64_t wp_faults;          /* first writes to clean mapped pages (dirty tracking) */
+	uint64_t other_faults;       /* faults on pages already being fetched or mapped */
 	uint64_t prefetches_issued;  /* pages requested by the prefetcher and fetched */
 	uint64_t prefetch_hits;      /* prefetched pages touched before eviction */
 	uint64_t late_hits;          /* ... of which touched while still in flight */
@@ -205,6 +211,7 @@ typedef struct fs_stats {
 	uint64_t writebacks;         /* dirty pages written to the backend */
 	uint64_t local_mem_budget_bytes;
 	uint64_t local_mem_peak_bytes;   /* peak bytes of far-memory pages held locally */
+	uint64_t maxrss_bytes;           /* the whole process's peak RSS so far (getrusage) */
 	uint64_t far_bytes_read;
 	uint64_t far_bytes_written;
 	double fetch_latency_us_p50;     /* demand fault to page installed */
@@ -212,8 +219,8 @@ typedef struct fs_stats {
 	double hit_latency_us_p50;       /* prefetch-hit fault to page installed */
 	double inference_ns_per_event;   /* prefetcher time per event */
 	uint64_t future_map_bytes;       /* predictor future-map memory (farsight policy) */
-	double accuracy;  /* prefetch_hits / prefetches_issued */
-	double coverage;  /* prefetch_hits / (prefetch_hits + demand_fetches) */
+	double accuracy;  /* prefetch_hits / (prefetches_issued - prefetches_mapped); NaN: none */
+	double coverage;  /* prefetch_hits / (prefetch_hits + demand_fetches); NaN: none */
 	double wall_seconds;             /* runtime start to snapshot */
 	double pager_cpu_seconds;        /* CPU time of the pager thread */
 	char placement[256];             /* CPU placement of the program and its pager */
@@ -223,15 +230,17 @@ typedef struct fs_stats {
 	uint64_t tree_faults, tree_demand_fetches, tree_zero_fills, tree_evictions;
 	uint64_t tree_far_bytes_read, tree_far_bytes_written;
 	uint64_t tree_local_peak_bytes;  /* the largest peak of any one process */
-	uint64_t maxrss_bytes;           /* the process's peak RSS so far (getrusage) */
 	/* The backend's own counters, as the stats JSON's "backend_stats" object. */
 	uint32_t n_backend_stats;
 	fs_named_stat backend_stats[FS_BACKEND_STATS_MAX];
 } fs_stats;
 
 int fs_stats_get(fs_runtime *rt, fs_stats *out);
-/* Human-readable summary (a few lines) and one JSON object. */
+/* Human-readable summary (a few lines) and one JSON object, both from stats.c's table. */
 void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f);
+/* The definitions of the counts: key, the words of the summary, meaning (markdown:
+ * a table).  `farsight settings --stats`. */
+void fs_stats_describe(FILE *f, int markdown);
 int fs_stats_write_json(const fs_stats *s, const fs_config *cfg, const char *path);
 
 /* ---- traces ------------------------------------------------------------------

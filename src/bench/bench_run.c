@@ -22,7 +22,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HUGE_BUDGET "16G"
+/* The all-local runs' budget: 16G, or this machine's RAM if less (farsight run refuses
+ * a budget beyond the RAM). */
+static const char *huge_budget(void)
+{
+	static char buf[32];
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+	uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+	if (ram && ram < (16ull << 30))
+		snprintf(buf, sizeof buf, "%llu", (unsigned long long)(ram / FS_PAGE_SIZE * FS_PAGE_SIZE));
+	else
+		snprintf(buf, sizeof buf, "16G");
+	return buf;
+}
 
 /* What the runs of one workload learn from its baselines, as the loop goes. */
 typedef struct wl_state {
@@ -240,7 +252,7 @@ static void run_argv(const bench_plan *p, const bench_run *r, const wl_state *s,
 		av[ac++] = (char *)p->bin;
 		av[ac++] = "run";
 		av[ac++] = "--local-mem";
-		av[ac++] = r->kind == RUN_HUGE ? HUGE_BUDGET : c->budget;
+		av[ac++] = r->kind == RUN_HUGE ? (char *)huge_budget() : c->budget;
 		av[ac++] = "--prefetch";
 		av[ac++] = c->variant; /* the policy; its settings follow */
 		ac += bench_variant_args(r->prefetch, c->variant, sizeof c->variant, av + ac, 16);

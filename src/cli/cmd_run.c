@@ -12,7 +12,12 @@
  * gets SIGTERM if this command dies.  A program the preload library cannot reach
  * (static, set-user-ID) or whose memory stayed local gets one line saying so and why.
  * The program's exit status is passed through (128 + N when it was killed by signal
- * N).  Bad usage exits with status 2 and a one-line message.
+ * N).  Bad usage exits with status 2 and a one-line message. *
+ * A budget may be a percentage of the program's footprint (--local-mem 50%): the
+ * footprint is measured by a first, all-local run of the same command (output
+ * discarded, prefetch none), whose stats JSON gives local_mem_peak_bytes; the program
+ * then runs with that share.  It runs twice, so a percentage is refused when its
+ * standard input is a pipe or a terminal (it cannot be read twice).
  */
 #include "cli/cli.h"
 #include "farsight.h"
@@ -25,6 +30,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,6 +77,94 @@ static int check_value(const fs_setting_info *s, const char *value)
 	memset(&cfg, 0, sizeof(cfg));
 	if (fs_config_set(&cfg, s->name, value, err, sizeof(err)))
 		return fs_cli_usage_error("%s: %s", s->flag, strchr(err, ':') ? strchr(err, ':') + 2 : err);
+	return 0;
+}
+
+/* "50%", "12.5%" -> 50, 12.5; 0 if text is not a percentage from 0.1 to 100. */
+static double parse_percent(const char *text)
+{
+	char *end;
+	size_t n = strlen(text);
+	if (!n || text[n - 1] != '%')
+		return 0;
+	errno = 0;
+	double v = strtod(text, &end);
+	return !errno && end == text + n - 1 && v >= 0.1 && v <= 100 ? v : 0;
+}
+
+/* The footprint of `farsight run -- argv` (bytes of far-memory pages it touched),
+ * from a first run with a budget as large as the arena and this machine allow.
+ * Returns 0, 2 after a usage error, or 1. */
+static int measure_footprint(char **argv, const fs_config *cfg, double pct, uint64_t *bytes)
+{
+	struct stat st;
+	if (fstat(0, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return fs_cli_usage_error("--local-mem %g%%: a percentage needs a first all-local run to measure "
+					  "the footprint, and the program's standard input (a pipe) cannot be read "
+					  "twice; give a size (e.g. --local-mem 256M) or read the input from a file",
+					  pct);
+	if (S_ISCHR(st.st_mode) && isatty(0))
+		return fs_cli_usage_error("--local-mem %g%%: a percentage needs a first all-local run, and the "
+					  "program's standard input is a terminal, which cannot be read twice; give "
+					  "a size (e.g. --local-mem 256M) or redirect the input (< FILE, < /dev/null)",
+					  pct);
+	char json[64];
+	snprintf(json, sizeof json, "/tmp/farsight-footprint-%d.json", (int)getpid());
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+	uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : cfg->arena_size;
+	uint64_t big = FS_MIN(cfg->arena_size, ram);
+	fprintf(stderr, "farsight: --local-mem %g%%: measuring the footprint with a first, all-local run "
+			"(its output is discarded; the program runs twice)\n", pct);
+	uint64_t t0 = fs_now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		return fs_cli_usage_error("run: fork: %s", strerror(errno));
+	if (pid == 0) {
+		char b[32];
+		snprintf(b, sizeof b, "%llu", (unsigned long long)big);
+		setenv("FARSIGHT_LOCAL_MEM", b, 1);
+		setenv("FARSIGHT_PREFETCH", "none", 1);
+		setenv("FARSIGHT_STATS_JSON", json, 1);
+		setenv("FARSIGHT_QUIET", "1", 1);
+		unsetenv("FARSIGHT_RECORD");
+		/* its own root image, not part of an outer run's report */
+		unsetenv("FARSIGHT_ROOT_PID");
+		unsetenv("FARSIGHT_REPORT_FD");
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return fs_cli_usage_error("run: waitpid: %s", strerror(errno));
+	if (S_ISREG(st.st_mode))
+		lseek(0, 0, SEEK_SET); /* the real run reads its input from the start */
+	double peak = NAN;
+	FILE *f = fopen(json, "r");
+	if (f) {
+		char line[256];
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, " \"local_mem_peak_bytes\": %lf", &peak) == 1)
+				break;
+		fclose(f);
+	}
+	unlink(json);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || isnan(peak)) {
+		fprintf(stderr, "farsight: --local-mem %g%%: the all-local run that measures the footprint %s; "
+				"give the budget as a size instead\n", pct,
+			!WIFEXITED(status) ? "was killed" : WEXITSTATUS(status) ? "failed" : "left no statistics");
+		return 1;
+	}
+	uint64_t want = (uint64_t)ceil(peak * pct / 100.0 / FS_PAGE_SIZE) * FS_PAGE_SIZE;
+	*bytes = FS_MAX(want, (uint64_t)16 * FS_PAGE_SIZE);
+	fprintf(stderr, "farsight: footprint %.1f MiB (measured in %.1f s): %g%% of it is a budget of %.1f MiB%s\n",
+		peak / 1048576.0, (double)(fs_now_ns() - t0) / 1e9, pct, *bytes / 1048576.0,
+		*bytes > want ? " (the least farsight takes)" : "");
 	return 0;
 }
 
@@ -245,6 +339,10 @@ int fs_cmd_run(int argc, char **argv)
 			value = argv[++i];
 		else
 			return fs_cli_usage_error("%s needs a value; see farsight run --help", s->flag);
+		if (!strcmp(s->name, "local_mem") && strchr(value, '%')) {
+			setenv(s->env, value, 1); /* a percentage: checked and measured below */
+			continue;
+		}
 		int rc = check_value(s, value);
 		if (rc)
 			return rc;
@@ -257,6 +355,13 @@ int fs_cmd_run(int argc, char **argv)
 	 * starts, so that a bad one is a usage error and not a failure inside it. */
 	fs_config cfg;
 	char err[512];
+	const char *lm = getenv("FARSIGHT_LOCAL_MEM");
+	double pct = lm ? parse_percent(lm) : 0;
+	if (pct) { /* checked with a stand-in; the budget is measured once all else is */
+		setenv("FARSIGHT_LOCAL_MEM", "64K", 1);
+	} else if (lm && strchr(lm, '%'))
+		return fs_cli_usage_error("--local-mem: '%s' is not a percentage from 0.1%% to 100%% (nor a size "
+					  "like 512M)", lm);
 	if (fs_config_from_env(&cfg, err, sizeof(err)))
 		return fs_cli_usage_error("%s", err);
 	if (fs_config_check(&cfg, err, sizeof(err))) {
@@ -265,6 +370,10 @@ int fs_cmd_run(int argc, char **argv)
 		return fs_cli_usage_error("%s%s", s && s->flag ? s->flag : "",
 					  s && s->flag ? err + strcspn(err, ": ") : err);
 	}
+	if (cfg.model[0] && cfg.prefetch != FS_PREFETCH_FARSIGHT)
+		return fs_cli_usage_error("--model %s is read only by --prefetch farsight (the prefetcher is %s); "
+					  "drop --model or add --prefetch farsight", cfg.model,
+					  fs_setting_value_name("prefetch", cfg.prefetch));
 
 	char preload[4200];
 	const char *over = getenv("FARSIGHT_PRELOAD");
@@ -290,6 +399,16 @@ int fs_cmd_run(int argc, char **argv)
 	if (blocked)
 		fprintf(stderr, "farsight: %s runs without far memory: %s; its memory stays local "
 				"and there are no statistics\n", prog, blocked);
+
+	if (pct) {
+		uint64_t bytes = 0;
+		int rc = measure_footprint(argv + i, &cfg, pct, &bytes);
+		if (rc)
+			return rc;
+		char b[32];
+		snprintf(b, sizeof b, "%llu", (unsigned long long)bytes);
+		setenv("FARSIGHT_LOCAL_MEM", b, 1);
+	}
 
 	/* The report block: the program's processes publish their statistics there, and
 	 * this process reports after the program ends, however it ends. */
@@ -349,6 +468,7 @@ int fs_cmd_run(int argc, char **argv)
 	if (rep) {
 		fs_stats s;
 		fs_report_stats(rep, &s);
+		s.maxrss_bytes = (uint64_t)ru.ru_maxrss * 1024; /* the program's peak RSS (wait4) */
 		int started = atomic_load(&rep->root_started);
 		int exec_failed = WIFEXITED(status) && (WEXITSTATUS(status) == 126 ||
 							WEXITSTATUS(status) == 127);

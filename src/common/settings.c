@@ -445,7 +445,9 @@ static uint64_t machine_ram(void)
 
 static void human(char *out, size_t n, uint64_t b)
 {
-	if (b >= (1ull << 30))
+	if (b >= (1ull << 40))
+		snprintf(out, n, "%.1fT", b / 1099511627776.0);
+	else if (b >= (1ull << 30))
 		snprintf(out, n, "%.1fG", b / 1073741824.0);
 	else
 		snprintf(out, n, "%.0fM", b / 1048576.0);
@@ -510,7 +512,7 @@ int fs_config_check(const fs_config *cfg, char *err, size_t errlen)
 		return FS_EINVAL;
 	}
 	if (cfg->free_low_pages >= cfg->free_high_pages) {
-		fs_errf(err, errlen, "free_low_pages %u must be below free_high_pages %u",
+		fs_errf(err, errlen, "free_low_pages: %u must be below free_high_pages (%u)",
 			cfg->free_low_pages, cfg->free_high_pages);
 		return FS_EINVAL;
 	}

@@ -459,7 +459,11 @@ static int split_hostport(const char *text, char *host, size_t hn, char *port, s
 		snprintf(host, hn, "%.*s", (int)(colon - text), text);
 	}
 	snprintf(port, pn, "%s", colon + 1);
-	return port[0] ? 0 : -1;
+	/* a port number 0-65535 (0: any free port); getaddrinfo would take 99999 and
+	 * listen on another port */
+	char *end;
+	long p = strtol(port, &end, 10);
+	return port[0] && !*end && p >= 0 && p <= 65535 ? 0 : -1;
 }
 
 static int open_listener(struct server *s, char *bound, size_t bn)
@@ -467,7 +471,8 @@ static int open_listener(struct server *s, char *bound, size_t bn)
 	const memd_options *o = s->o;
 	char host[256], port[32];
 	if (split_hostport(o->listen, host, sizeof(host), port, sizeof(port))) {
-		fs_log(0, "memd: --listen '%s' is not HOST:PORT (e.g. 127.0.0.1:7077)", o->listen);
+		fs_log(0, "memd: --listen '%s' is not HOST:PORT with a port from 0 to 65535 (e.g. "
+			  "127.0.0.1:7077; 0 picks a free port)", o->listen);
 		return 2;
 	}
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,

@@ -217,17 +217,12 @@ static void shim_exit(void)
 	if (!fs_shim.rt || fs_shim.forked_child || getpid() != fs_shim.pid)
 		return;
 	fs_shim_busy++; /* the report's own allocations stay local */
-	/* Close the trace and write the JSON; the summary goes to our copy of stderr. */
-	fs_runtime_report(fs_shim.rt, 0);
-	const fs_config *cfg = fs_runtime_config(fs_shim.rt);
-	/* Under `farsight run` the summary is its job (report_fd is -1 then). */
+	/* Close the trace, write the JSON and the summary (to our copy of stderr) from
+	 * one snapshot: a second one would count the faults of writing the JSON.  Under
+	 * `farsight run` the summary is its job (report_fd is -1 then). */
 	fs_fd_forget(report_fd); /* fclose below closes it */
 	FILE *f = report_fd >= 0 ? fdopen(report_fd, "w") : NULL;
-	if (f && !cfg->quiet) {
-		fs_stats s;
-		fs_stats_get(fs_shim.rt, &s);
-		fs_stats_print(&s, cfg, f);
-	}
+	fs_runtime_report(fs_shim.rt, f);
 	if (f)
 		fclose(f);
 	fs_shim_busy--;

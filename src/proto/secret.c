@@ -55,9 +55,10 @@ int fsp_secret_read(const char *path, unsigned char *out, size_t *len, char *err
 		n--;
 	if (n < FSP_SECRET_MIN) {
 		fs_errf(err, errlen,
-			"secret file %s holds %zu bytes; a secret needs at least %d (e.g. "
-			"head -c 32 /dev/urandom | base64 > %s)",
-			path, n, FSP_SECRET_MIN, path);
+			"secret file %s holds %zu bytes; a secret needs at least %d: make a "
+			"new file (e.g. head -c 32 /dev/urandom | base64 > NEWFILE) and give both "
+			"sides that one",
+			path, n, FSP_SECRET_MIN);
 		return FS_EINVAL;
 	}
 	*len = n;

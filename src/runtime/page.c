@@ -281,7 +281,7 @@ int fs_page_written(fs_pages *p, uint64_t page)
 		queue_back(p, page);
 		return 1;
 	default: /* DIRTY already; or not local: the retry faults normally */
-		return 0;
+		return 2;
 	}
 }
 

@@ -175,7 +175,9 @@ int fs_page_land(fs_pages *p, uint64_t page, uint32_t n, int map_prefetched, uin
 int fs_page_touch(fs_pages *p, uint64_t page, int write);
 /* A write fault on a write-protected page: the protection is lifted (waking the
  * writer), MAPPED becomes DIRTY; a CACHED page (unmapped by the clock after the fault was
- * raised) is reactivated writable.  Returns 1 if the page was CACHED. */
+ * raised) is reactivated writable.  Returns 0 if the page was MAPPED (the
+ * dirty-tracking fault), 1 if it was CACHED (a reactivation), 2 otherwise (already
+ * DIRTY, or no longer local: the retry faults normally). */
 int fs_page_written(fs_pages *p, uint64_t page);
 
 /* Unmap mapped pages (any order; sorted here) onto the inactive list: the clock's

@@ -329,10 +329,16 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, struct demand
 	atomic_fetch_add_explicit(&rt->c.faults, 1, memory_order_relaxed);
 
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
-		/* A write to a write-protected page: the dirty-tracking fault (or the
-		 * touch that reactivates a page the clock unmapped meanwhile). */
-		atomic_fetch_add_explicit(&rt->c.wp_faults, 1, memory_order_relaxed);
-		fs_page_written(P, page);
+		/* A write to a write-protected page.  Each fault is counted once, in one of
+		 * the summary's parts (stats.c): the dirty-tracking fault of a mapped clean
+		 * page is a wp fault; the write that reactivates a page the clock unmapped
+		 * meanwhile is a reactivation (the page module counts it); a page already
+		 * dirty, or no longer local (the retry faults normally), is another fault. */
+		int r = fs_page_written(P, page);
+		if (r == 0)
+			atomic_fetch_add_explicit(&rt->c.wp_faults, 1, memory_order_relaxed);
+		else if (r == 2)
+			atomic_fetch_add_explicit(&rt->c.other_faults, 1, memory_order_relaxed);
 		return;
 	}
 
@@ -344,6 +350,7 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, struct demand
 	switch (fs_page_state(P, page) & PS_MASK) {
 	case PS_MAPPED:
 	case PS_DIRTY:
+		atomic_fetch_add_explicit(&rt->c.other_faults, 1, memory_order_relaxed);
 		uffd_wake(rt, page); /* mapped by an earlier message of this batch */
 		return;
 	case PS_CACHED: {
@@ -367,6 +374,8 @@ static void handle_fault(fs_runtime *rt, const struct uffd_msg *m, struct demand
 				atomic_fetch_add_explicit(&rt->c.promotions, 1, memory_order_relaxed);
 			ev.kind = FS_EV_HIT;
 			evs[(*nev)++] = ev;
+		} else { /* a second touch of a page already being fetched */
+			atomic_fetch_add_explicit(&rt->c.other_faults, 1, memory_order_relaxed);
 		}
 		return;
 	}

@@ -546,7 +546,7 @@ int fs_free_nowait(fs_runtime *rt, void *addr, size_t bytes)
 	return free_range(rt, addr, bytes, 1);
 }
 
-int fs_runtime_report(fs_runtime *rt, int print)
+int fs_runtime_report(fs_runtime *rt, FILE *summary)
 {
 	int rc = FS_OK;
 	if (rt->report) {
@@ -585,8 +585,8 @@ int fs_runtime_report(fs_runtime *rt, int print)
 	}
 	fs_stats s;
 	fs_stats_get(rt, &s);
-	if (print && !rt->cfg.quiet)
-		fs_stats_print(&s, &rt->cfg, stderr);
+	if (summary && !rt->cfg.quiet)
+		fs_stats_print(&s, &rt->cfg, summary);
 	if (rt->cfg.stats_json[0]) {
 		int jrc = fs_stats_write_json(&s, &rt->cfg, rt->cfg.stats_json);
 		if (jrc) {

@@ -44,8 +44,9 @@ struct fs_latency {
 /* Counters are written by the pager and read by fs_stats_get on any thread.  Those
  * that count page-state transitions are kept by the page module (page.h). */
 struct fs_counters {
-	_Atomic uint64_t faults, demand_fetches, wp_faults, prefetches_issued, far_bytes_read,
-		far_bytes_written;
+	/* other_faults: faults on pages already mapped or being fetched (stats.c) */
+	_Atomic uint64_t faults, demand_fetches, wp_faults, other_faults, prefetches_issued,
+		far_bytes_read, far_bytes_written;
 	_Atomic uint64_t promotions; /* late hits whose read was moved ahead of prefetches */
 	/* The policy's time and metadata (future maps), published by the pager: the
 	 * policy and its driver are the pager's alone. */
