@@ -382,41 +382,25 @@ static int set_one(fs_config *cfg, const struct setting *s, const char *value, c
 	return FS_OK;
 }
 
-/* cpus: auto, all, or a list like 0-1,3 (CPUs below 1024). */
+/* cpus: auto, all, or a list like 0-1,3 (CPUs below 1024; common/util.c parses it). */
 static int parse_cpus(fs_config *cfg, const char *value, char *why, size_t n)
 {
 	memset(cfg->cpus_mask, 0, sizeof cfg->cpus_mask);
 	if (!strcmp(value, "auto") || !strcmp(value, "all")) {
-		cfg->cpus_kind = *value == 'a' && value[1] == 'u' ? FS_CPUS_AUTO : FS_CPUS_ALL;
+		cfg->cpus_kind = value[1] == 'u' ? FS_CPUS_AUTO : FS_CPUS_ALL;
 		return FS_OK;
 	}
-	const char *p = value;
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-		if (end == p || a < 0 || a >= 1024)
-			goto bad;
-		if (*end == '-') {
-			p = end + 1;
-			b = strtol(p, &end, 10);
-			if (end == p || b < a || b >= 1024)
-				goto bad;
-		}
-		for (long c = a; c <= b; c++)
-			cfg->cpus_mask[c / 64] |= 1ull << (c % 64);
-		p = end;
-		if (*p == ',' && p[1])
-			p++;
-		else if (*p)
-			goto bad;
+	cpu_set_t set;
+	if (fs_parse_cpus(value, &set)) {
+		fs_errf(why, n, "'%s' is not auto, all, or a CPU list like 0-1,3 (CPUs 0-%d)", value,
+			CPU_SETSIZE - 1);
+		return FS_EINVAL;
 	}
-	if (p == value)
-		goto bad;
+	for (int c = 0; c < CPU_SETSIZE && c < 64 * (int)FS_ARRAY_SIZE(cfg->cpus_mask); c++)
+		if (CPU_ISSET(c, &set))
+			cfg->cpus_mask[c / 64] |= 1ull << (c % 64);
 	cfg->cpus_kind = FS_CPUS_LIST;
 	return FS_OK;
-bad:
-	fs_errf(why, n, "'%s' is not auto, all, or a CPU list like 0-1,3 (CPUs 0-1023)", value);
-	return FS_EINVAL;
 }
 
 /* backend: the backends' own check (src/backend/backend.c: their names, zmem's

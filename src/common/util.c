@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,4 +263,53 @@ int fs_sys_munmap(void *addr, size_t len)
 int fs_sys_madvise(void *addr, size_t len, int advice)
 {
 	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+/* ---- CPU lists ---------------------------------------------------------------- */
+
+int fs_parse_cpus(const char *p, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (!*p)
+		return FS_EINVAL;
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (end == p || a < 0 || a >= CPU_SETSIZE)
+			return FS_EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a || b >= CPU_SETSIZE)
+				return FS_EINVAL;
+		}
+		for (long c = a; c <= b; c++)
+			CPU_SET((int)c, set);
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return FS_EINVAL;
+	}
+	return FS_OK;
+}
+
+/* "0-1,3": the CPUs of a set, as the cpus setting takes them. */
+void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap)
+{
+	size_t k = 0;
+	out[0] = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		int n = e > c ? snprintf(out + k, cap - k, "%s%d-%d", k ? "," : "", c, e)
+			      : snprintf(out + k, cap - k, "%s%d", k ? "," : "", c);
+		if (n < 0 || (size_t)n >= cap - k)
+			break;
+		k += (size_t)n;
+		c = e;
+	}
 }

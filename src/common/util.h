@@ -6,6 +6,7 @@
 #ifndef FS_UTIL_H
 #define FS_UTIL_H
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,5 +95,10 @@ extern __thread int fs_thread_is_runtime;
 #define FS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* CPU lists as the cpus setting takes them ("0-1,3"): parsed (FS_EINVAL on junk, an
+ * empty list or a CPU at or above CPU_SETSIZE), and written back. */
+int fs_parse_cpus(const char *text, cpu_set_t *set);
+void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap);
 
 #endif

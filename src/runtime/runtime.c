@@ -89,61 +89,15 @@ static void read_cmdline(char *out, size_t cap, uint64_t *hash)
 	out[k] = 0;
 }
 
-int fs_parse_cpus(const char *p, cpu_set_t *set)
-{
-	CPU_ZERO(set);
-	if (!*p)
-		return FS_EINVAL;
-	while (*p) {
-		char *end;
-		long a = strtol(p, &end, 10), b = a;
-		if (end == p || a < 0 || a >= CPU_SETSIZE)
-			return FS_EINVAL;
-		if (*end == '-') {
-			p = end + 1;
-			b = strtol(p, &end, 10);
-			if (end == p || b < a || b >= CPU_SETSIZE)
-				return FS_EINVAL;
-		}
-		for (long c = a; c <= b; c++)
-			CPU_SET((int)c, set);
-		p = end;
-		if (*p == ',')
-			p++;
-		else if (*p)
-			return FS_EINVAL;
-	}
-	return FS_OK;
-}
-
-/* "0-1,3": the CPUs of a set, as the cpus setting takes them. */
-void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap)
-{
-	size_t k = 0;
-	out[0] = 0;
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, set))
-			continue;
-		int e = c;
-		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
-			e++;
-		int n = e > c ? snprintf(out + k, cap - k, "%s%d-%d", k ? "," : "", c, e)
-			      : snprintf(out + k, cap - k, "%s%d", k ? "," : "", c);
-		if (n < 0 || (size_t)n >= cap - k)
-			break;
-		k += (size_t)n;
-		c = e;
-	}
-}
-
 /* Place the calling thread (and so the pager and every thread created later) on the
  * CPUs the `cpus` setting names, and say where in rt->placement.  "auto" picks the CPU
  * we run on now: with the pager on the program's CPU, a fault costs ~6 us instead of
  * ~50 us for a cross-vCPU wake-up (docs/TUNING.md).  That is right for a program with
  * one thread; fs_runtime_threads_started undoes it when the program starts a second
  * one, so a multi-threaded program keeps all its CPUs. */
-static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t errlen)
+static int place_threads(fs_runtime *rt, const fs_config *cfg, char *err, size_t errlen)
 {
+	const char *spec = cfg->cpus; /* as given, for the messages */
 	char list[64];
 	if (sched_getaffinity(0, sizeof(rt->cpus_before), &rt->cpus_before))
 		CPU_ZERO(&rt->cpus_before);
@@ -166,20 +120,20 @@ static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t err
 		}
 	}
 	fs_cpu_list(&rt->cpus_before, list, sizeof(list));
-	if (!strcmp(spec, "all")) {
+	if (cfg->cpus_kind == FS_CPUS_ALL) {
 		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus all)", list);
 		return FS_OK;
 	}
 	cpu_set_t set;
 	CPU_ZERO(&set);
-	if (!strcmp(spec, "auto") && pinned_before) {
+	if (cfg->cpus_kind == FS_CPUS_AUTO && pinned_before) {
 		snprintf(rt->placement, sizeof(rt->placement),
 			 "%d of %s (cpus auto: program and pager share one CPU while the program "
 			 "has one thread)", pinned_before - 1, list);
 		atomic_store(&rt->pinned, 1);
 		return FS_OK;
 	}
-	if (!strcmp(spec, "auto")) {
+	if (cfg->cpus_kind == FS_CPUS_AUTO) {
 		if (CPU_COUNT(&rt->cpus_before) <= 1) {
 			snprintf(rt->placement, sizeof(rt->placement), "%s (cpus auto: the only one)", list);
 			return FS_OK;
@@ -193,9 +147,10 @@ static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t err
 			 "%d of %s (cpus auto: program and pager share one CPU while the program "
 			 "has one thread)", cpu, list);
 		atomic_store(&rt->pinned, 1);
-	} else {
-		if (fs_parse_cpus(spec, &set))
-			goto bad;
+	} else { /* a list, parsed by the settings table */
+		for (int c = 0; c < CPU_SETSIZE && c < 64 * (int)FS_ARRAY_SIZE(cfg->cpus_mask); c++)
+			if (cfg->cpus_mask[c / 64] >> (c % 64) & 1)
+				CPU_SET(c, &set);
 		fs_cpu_list(&set, list, sizeof(list));
 		snprintf(rt->placement, sizeof(rt->placement), "%s (cpus %s)", list, spec);
 	}
@@ -205,9 +160,6 @@ static int place_threads(fs_runtime *rt, const char *spec, char *err, size_t err
 		return FS_EINVAL;
 	}
 	return FS_OK;
-bad:
-	fs_errf(err, errlen, "cpus '%s' is not auto, all, or a CPU list like 0-1,3", spec);
-	return FS_EINVAL;
 }
 
 void fs_runtime_threads_started(fs_runtime *rt)
@@ -333,7 +285,7 @@ int fs_runtime_start(const fs_config *cfg, fs_runtime **out, char *err, size_t e
 		return FS_ENOMEM;
 	}
 	memset(rt, 0, sizeof(*rt));
-	if ((rc = place_threads(rt, cfg->cpus, err, errlen))) {
+	if ((rc = place_threads(rt, cfg, err, errlen))) {
 		fs_sys_munmap(rt, sizeof(*rt));
 		return rc;
 	}

@@ -196,9 +196,6 @@ int fs_reclaim(fs_runtime *rt, uint64_t want_free);
 void fs_reclaim_feedback(fs_runtime *rt, uint64_t now); /* adaptive reserve (Hermit); call only if rt->adaptive */
 
 /* runtime.c */
-/* CPU lists as the cpus setting takes them ("0-1,3"). */
-int fs_parse_cpus(const char *text, cpu_set_t *set);
-void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap);
 int fs_runtime_open_uffd(fs_runtime *rt, int *wp, char *err, size_t errlen);
 
 /* The shim's jemalloc extent hooks run under jemalloc's locks, which a fork's prepare
