@@ -27,7 +27,7 @@ sleep 0.1
 kill -TERM $pid
 wait $pid
 st=$?
-[ $st -eq 143 ] && grep -q "^farsight: .* prefetch readahead" "$TMP/term.err" &&
+[ $st -eq 143 ] && grep -q "^farsight: .* prefetcher readahead" "$TMP/term.err" &&
 	[ "$(json_num "$TMP/term.json" zero_fills)" -gt 1000 ] &&
 	grep -q "killed by signal 15" "$TMP/term.err"
 check "SIGTERM mid-run: forwarded (status $st), summary and stats written" $? "$(cat "$TMP/term.err")"
@@ -120,7 +120,7 @@ if make -s install DESTDIR="$TMP/inst" PREFIX=/opt/fs BUILD="$BUILD" >"$TMP/inst
 	got=$(cd / && env -u FARSIGHT_PRELOAD -u FARSIGHT_BIN "$I/bin/farsight" run --prefetch farsight \
 		--local-mem 1M -- "$PY" -c 'print(sum(len(str(i)) for i in range(200000)))' 2>"$TMP/i.err")
 	want=$("$PY" -c 'print(sum(len(str(i)) for i in range(200000)))')
-	[ "$got" = "$want" ] && grep -q "prefetch farsight" "$TMP/i.err" &&
+	[ "$got" = "$want" ] && grep -q "prefetcher farsight" "$TMP/i.err" &&
 		[ -s "$I/share/man/man1/farsight.1" ] && [ -e "$I/share/farsight/models/default.fsm" ] &&
 		(cd / && "$I/bin/farsight" run --help | grep -q "default $I/share/farsight/models/default.fsm")
 	check "make install: the installed tree runs from / with the default model; man page" $? \
