@@ -3,22 +3,7 @@
 # exit status 2; the program's exit status and signals are passed through; --record
 # writes a trace that `trace info` accepts, and a damaged one is refused.
 set -u
-BIN=${FARSIGHT_BIN:-build/farsight}
-fail=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-case "${BUILD:-build}" in *san*) echo "skip: preloading a sanitizer build into other programs is not supported"; exit 0 ;; esac
-
-# expect_error STATUS PATTERN -- ARGS: runs farsight ARGS and checks exit status and message
-expect_error() {
-	local want=$1 pat=$2; shift 3
-	local out status
-	out=$("$BIN" "$@" 2>&1 >/dev/null); status=$?
-	if [ "$status" -ne "$want" ] || ! grep -q -- "$pat" <<<"$out" || [ "$(wc -l <<<"$out")" -gt 1 ]; then
-		echo "FAIL: farsight $* -> status $status, message: $out (wanted $want, /$pat/, one line)"; fail=1
-	else
-		echo "ok   farsight $* -> $status: $out"
-	fi
-}
+. "$(dirname "$0")/expect.sh"
 expect_error 2 "0 bytes is too small; use at least 64K" -- run --local-mem 0 -- true
 expect_error 2 "'-5M' is not a size" -- run --local-mem -5M -- true
 expect_error 2 "'lots' is not a size" -- run --local-mem lots -- true

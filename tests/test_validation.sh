@@ -5,21 +5,8 @@
 # the chosen prefetcher would ignore, a percentage budget that cannot be measured,
 # memd's --listen port, bench's options.
 set -u
-BIN=${FARSIGHT_BIN:-build/farsight}
-fail=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-case "${BUILD:-build}" in *san*) echo "skip: preloading a sanitizer build into other programs is not supported"; exit 0 ;; esac
-# refused PATTERN -- ARGS: farsight ARGS exits 2 with one line matching PATTERN
-refused() {
-	local pat=$1; shift 2
-	local out status
-	out=$("$BIN" "$@" 2>&1 </dev/null >/dev/null); status=$?
-	if [ "$status" -ne 2 ] || ! grep -q -- "$pat" <<<"$out" || [ "$(wc -l <<<"$out")" -gt 1 ]; then
-		echo "FAIL: farsight $* -> status $status: $out (wanted 2, /$pat/, one line)"; fail=1
-	else
-		echo "ok   farsight $* -> 2: $out"
-	fi
-}
+. "$(dirname "$0")/expect.sh"
+refused() { expect_error 2 "$@"; } # refused PATTERN -- ARGS: status 2, one line
 ram_g=$(( $(getconf _PHYS_PAGES) * $(getconf PAGE_SIZE) / 1073741824 + 1 ))
 refused "--min-prob: '2' is out of range; use a number from 0 to 1" -- run --min-prob 2 -- true
 refused "--chain-depth: '8' is out of range; use a whole number from 0 to 7" -- run --chain-depth 8 -- true
