@@ -2,8 +2,8 @@
 # test_linux_swap.sh - the linux-swap baseline (tools/linux-swap-run.sh): a program that
 # touches three times its cgroup v1 memory limit runs to completion with correct
 # results, swaps, reports farsight-named stats in JSON, and everything the script set
-# up (cgroup, swap device, vm.page-cluster) is gone afterwards.  Skips (exit 0) without
-# root or a cgroup v1 memory controller; checks the usage errors everywhere.
+# up (cgroup, swap device, vm.page-cluster) is gone afterwards.  Skips (exit 77, which
+# tests/run.sh reports as SKIP) without root or a cgroup v1 memory controller; checks the usage errors everywhere.
 set -u
 cd "$(dirname "$0")/.."
 run=tools/linux-swap-run.sh
@@ -18,10 +18,10 @@ $run --limit 32M --swap zram --page-cluster 3 2>/dev/null; check '[ $? = 2 ]' "m
 if [ "$(id -u)" != 0 ]; then
 	$run --limit 32M --swap zram --page-cluster 3 -- true 2>/dev/null
 	check '[ $? = 3 ]' "without root the script skips with status 3"
-	echo "SKIP linux-swap run: needs root"; [ $fails = 0 ]; exit
+	echo "SKIP linux-swap run: needs root"; [ $fails = 0 ] || exit 1; exit 77
 fi
 if ! awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { f = 1 } END { exit !f }' /proc/mounts; then
-	echo "SKIP linux-swap run: no cgroup v1 memory hierarchy mounted"; [ $fails = 0 ]; exit
+	echo "SKIP linux-swap run: no cgroup v1 memory hierarchy mounted"; [ $fails = 0 ] || exit 1; exit 77
 fi
 swap=file
 [ -r /sys/class/zram-control/hot_add ] && swap=zram

@@ -17,8 +17,8 @@ same_output() {
 	got=$(run_far FARSIGHT_LOCAL_MEM=$budget FARSIGHT_QUIET=1 FARSIGHT_STATS_JSON="$TMP/$name.json" \
 		-- "$@" 2>"$TMP/err" | md5sum)
 	st=${PIPESTATUS[0]}
-	[ "$got" = "$want" ]
-	check "$name: same output under far memory (budget $budget)" $? "$(head -3 "$TMP/err")"
+	[ "$got" = "$want" ] && [ "$st" -eq 0 ]
+	check "$name: same output under far memory (budget $budget), status $st" $? "$(head -3 "$TMP/err")"
 	local f
 	f=$(json_num "$TMP/$name.json" demand_fetches)
 	[ "${f%.*}" -gt 0 ]
