@@ -64,7 +64,7 @@ fi
 
 # The runtime's list of prefetchers, from its message for an unknown one.
 "$FARSIGHT_BIN" run --prefetch no-such-prefetcher -- true >/dev/null 2>"$tmp/perr"
-policies=$(sed -n 's/.*choose one of: \(.*\)$/\1/p' "$tmp/perr" | head -n1 | tr -d ',')
+policies=$(sed -n 's/.* one of:* \(.*\)$/\1/p' "$tmp/perr" | head -n1 | sed 's/ or / /; s/,//g')
 [ -n "$policies" ] || { echo "FAIL could not read the prefetcher list from: $(head -n1 "$tmp/perr")"; exit 1; }
 echo "prefetchers: $policies"
 
