@@ -9,7 +9,7 @@ source "$(dirname "$0")/helpers/preload_lib.sh"
 
 for reclaim in clock fifo; do
 	for threads in 32 64; do
-		got=$(timeout 60 "$FARSIGHT" run --quiet --local-mem 64K --reclaim $reclaim -- \
+		got=$(timeout -k 5 60 "$FARSIGHT" run --quiet --local-mem 64K --reclaim $reclaim -- \
 			"$H/preload_threads" $threads 4 10 2>&1)
 		st=$?
 		[ $st -eq 0 ] && [ "$got" = "threads ok" ]

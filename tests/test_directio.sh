@@ -13,21 +13,21 @@ import random
 r = random.Random(5)
 open('$TMP/in', 'wb').write(r.randbytes(16 << 20))"
 
-"$FARSIGHT" run --quiet --local-mem 1M -- dd if="$TMP/in" of="$TMP/o1" bs=8M iflag=direct \
+timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem 1M -- dd if="$TMP/in" of="$TMP/o1" bs=8M iflag=direct \
 	status=none
 st=$?
 cmp -s "$TMP/in" "$TMP/o1"
 check "dd iflag=direct at a 1M budget: status $st, output equals input" $? \
 	"$(cmp "$TMP/in" "$TMP/o1" 2>&1 | head -1)"
 
-"$FARSIGHT" run --local-mem 1M -- dd of="$TMP/o2" bs=8M iflag=direct oflag=direct status=none \
+timeout -k 5 120 "$FARSIGHT" run --local-mem 1M -- dd of="$TMP/o2" bs=8M iflag=direct oflag=direct status=none \
 	<"$TMP/in" 2>"$TMP/o2.err"
 st=$?
 cmp -s "$TMP/in" "$TMP/o2" && [ "$(grep -c 'O_DIRECT' "$TMP/o2.err")" = 1 ]
 check "dd on stdin (fcntl F_SETFL O_DIRECT): status $st, same bytes, one notice" $? \
 	"$(grep O_DIRECT "$TMP/o2.err"; cmp "$TMP/in" "$TMP/o2" 2>&1 | head -1)"
 
-"$FARSIGHT" run --quiet --local-mem 1M -- "$PY" -c "
+timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem 1M -- "$PY" -c "
 import os, mmap
 fd = os.open('$TMP/in', os.O_RDONLY | os.O_DIRECT)
 m = mmap.mmap(-1, 16 << 20)

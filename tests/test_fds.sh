@@ -13,7 +13,7 @@ source "$(dirname "$0")/helpers/preload_lib.sh"
 
 head -c 1M /dev/urandom >"$TMP/user"
 cp "$TMP/user" "$TMP/user.orig"
-got=$(timeout 60 "$FARSIGHT" run --quiet --local-mem 256K -- "$H/preload_fds" "$TMP/user" 8 2>"$TMP/err")
+got=$(timeout -k 5 60 "$FARSIGHT" run --quiet --local-mem 256K -- "$H/preload_fds" "$TMP/user" 8 2>"$TMP/err")
 st=$?
 [ $st -eq 0 ] && [ "$got" = "fds ok" ]
 check "a program that closes, redirects onto and closes-from the runtime's descriptors" $? \
@@ -27,7 +27,7 @@ check "... and its own file on descriptors 3-9 is unchanged" $?
 
 # Raw dup2 system calls onto the runtime's descriptors: stopped with the reason, the
 # file never written.
-got=$(timeout 60 "$FARSIGHT" run --quiet --local-mem 256K -- "$H/preload_fds" "$TMP/user" 8 raw 2>"$TMP/err")
+got=$(timeout -k 5 60 "$FARSIGHT" run --quiet --local-mem 256K -- "$H/preload_fds" "$TMP/user" 8 raw 2>"$TMP/err")
 st=$?
 [ $st -eq 70 ] && grep -q "descriptor [0-9]*, farsight's .*, was replaced by the program with a raw system call" "$TMP/err"
 check "raw dup2 onto the runtime's descriptors: stopped (70) with the reason" $? \
@@ -45,7 +45,7 @@ for k in 3 4 5 6 7 8 9; do redir="$redir $k<>\"$TMP/user\""; done
 for sh in dash bash; do
 	command -v $sh >/dev/null || { echo "skip $sh: not installed"; continue; }
 	want=$($sh -c "exec $redir; $loop")
-	got=$(timeout 60 "$FARSIGHT" run --quiet --local-mem 64K -- $sh -c "exec $redir; $loop" 2>"$TMP/err")
+	got=$(timeout -k 5 60 "$FARSIGHT" run --quiet --local-mem 64K -- $sh -c "exec $redir; $loop" 2>"$TMP/err")
 	st=$?
 	[ $st -eq 0 ] && [ "$got" = "$want" ] && cmp -s "$TMP/user" "$TMP/user.orig"
 	check "$sh -c 'exec 3<>FILE ... 9<>FILE; ...' at 64K: same output, FILE unchanged" $? \
@@ -54,7 +54,7 @@ for sh in dash bash; do
 done
 
 if command -v ssh >/dev/null; then
-	got=$(timeout 60 "$FARSIGHT" run --quiet -- ssh -G localhost 2>"$TMP/err")
+	got=$(timeout -k 5 60 "$FARSIGHT" run --quiet -- ssh -G localhost 2>"$TMP/err")
 	st=$?
 	[ $st -eq 0 ] && [ "$got" = "$(ssh -G localhost 2>/dev/null)" ]
 	check "ssh -G localhost (closefrom(3)): same output" $? "status $st: $(head -3 "$TMP/err")"

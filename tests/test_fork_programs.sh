@@ -2,7 +2,8 @@
 # test_fork_programs.sh - programs that fork without exec, at a local budget well below
 # their footprint (issue 14).  Each output is compared with the same command run
 # without farsight, and the stats must show far memory in use across the processes:
-#   dash and bash: pipelines and command substitutions over a large variable
+#   dash and bash: pipelines and command substitutions over a large variable (bash
+#     also without SHELL, which makes it use NSS before it forks)
 #   python3: os.system with a pipe; multiprocessing.Pool over a large list
 #   git: clone of a local repository, then gc (pack-refs, repack: forked helpers)
 #   redis: BGSAVE (a forked child writes the dump), then a plain redis loads it
@@ -38,6 +39,10 @@ same() {
 SH_SCRIPT='x=$(seq 1 150000); echo "$x" | tail -1; y=$(echo "$x" | wc -l); echo "lines $y"; z=$(echo "$x" | grep -c 7); echo "sevens $z"; echo "$x" | (read a; echo first $a); echo done'
 same dash 256K 200 dash -c "$SH_SCRIPT"
 same bash 256K 200 bash -c "$SH_SCRIPT"
+# Without SHELL in its environment bash asks NSS (getpwuid) for the login shell, and
+# glibc's fork() then reads that NSS state after our fork handler froze the pager: in
+# far memory, every command substitution hung (CI's environment has no SHELL).
+same bash_without_SHELL 256K 200 env -u SHELL bash -c "$SH_SCRIPT"
 
 # The same pipelines again and again, two at a time on one CPU (cpus=auto pins each
 # tree to the CPU it starts on; here both start on the same one): the hang of issue 14

@@ -24,7 +24,7 @@ print(sum(b[i] for i in range(0, len(b), 4096)), "far-refused" if far and r != 0
 PYEOF
 want=$("$PY" "$TMP/ml.py")
 for reclaim in clock fifo; do
-	got=$(timeout 120 "$FARSIGHT" run --local-mem 4M --reclaim $reclaim -- "$PY" "$TMP/ml.py" 2>"$TMP/err")
+	got=$(timeout -k 5 120 "$FARSIGHT" run --local-mem 4M --reclaim $reclaim -- "$PY" "$TMP/ml.py" 2>"$TMP/err")
 	st=$?
 	[ $st -eq 0 ] && [ "$got" = "${want% plain True} far-refused True" ] &&
 		[ "$(grep -c 'refused: far memory cannot be locked' "$TMP/err")" = 1 ]

@@ -27,6 +27,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,6 +87,23 @@ static void install_fault_handler(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &saved_segv);
 	sigaction(SIGBUS, &sa, &saved_bus);
+}
+
+/* glibc's fork() reads and locks its NSS state (the parsed nsswitch.conf: the
+ * __nss_database_fork_prepare_parent step) after the last atfork prepare handler, ours,
+ * has frozen the pager, and the child writes it back before any child handler runs,
+ * when its far memory is not yet mapped.  The state is malloc'd the first time any NSS
+ * function runs: in far memory, if that happens after this constructor, and the fork
+ * then waits forever for a pager that waits for the fork.  bash does exactly that when
+ * SHELL is not in its environment (it asks getpwuid for the login shell), so every
+ * command substitution of such a shell hung.  One cheap NSS call here, while every
+ * allocation is still local, makes glibc allocate that state in local memory for good
+ * (it is allocated once and never moved).  The protocols database is read from local
+ * files under every usual nsswitch.conf: no name service is asked anything. */
+static void keep_libc_fork_state_local(void)
+{
+	setprotoent(0);
+	endprotoent();
 }
 
 /* Fork without exec (runtime/fork.c): prepare freezes the pager and sets up the
@@ -232,6 +250,7 @@ __attribute__((constructor)) static void shim_start(void)
 {
 	fs_shim_busy++;
 	shim_fds_init();
+	keep_libc_fork_state_local();
 	fs_config cfg;
 	char err[512];
 	if (fs_config_from_env(&cfg, err, sizeof(err))) {

@@ -157,6 +157,30 @@ void fs_fork_copy_out_slow(fs_runtime *rt, uint64_t pg)
 	}
 }
 
+/* Is the thread that forks blocked on a userfaultfd fault?  The pager is frozen until
+ * that thread's fork() is done, so such a fault is never served: a deadlock, which the
+ * frozen pager turns into a message and status 70 instead of a hang that no signal
+ * ends (the forking thread blocks them all).  Between our prepare handler and the
+ * clone only the C library runs (the NSS state it reads there is kept local, see the
+ * shim's keep_libc_fork_state_local); this catches what another C library may touch.
+ * The kernel names the wait "handle_userfault" in wchan; where it does not tell, this
+ * finds nothing and the wait is as before. */
+#define FORK_LOOK_NS 50000000L /* how often the frozen pager looks: 50 ms */
+static int forker_waits_on_us(pid_t tid)
+{
+	char path[64], wchan[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, wchan, sizeof(wchan) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	wchan[n] = 0;
+	return strcmp(wchan, "handle_userfault") == 0;
+}
+
 /* The pager, frozen for a fork (fs_fork_prepare posted it): land every read, mark the
  * local pages OWED, write-protect the dirty ones, wait for the fork to happen, then
  * keep the child. */
@@ -194,8 +218,25 @@ void fs_fork_serve(fs_runtime *rt)
 	pthread_mutex_lock(&q->mu);
 	q->phase = FS_FORK_FROZEN;
 	pthread_cond_broadcast(&q->cv);
-	while (q->phase == FS_FORK_FROZEN)
-		pthread_cond_wait(&q->cv, &q->mu);
+	for (unsigned looks = 0; q->phase == FS_FORK_FROZEN;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+		until.tv_nsec += FORK_LOOK_NS;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&q->cv, &q->mu, &until) == ETIMEDOUT &&
+		    q->phase == FS_FORK_FROZEN)
+			looks = forker_waits_on_us(q->tid) ? looks + 1 : 0;
+		if (looks == 2)
+			fs_pager_fatal(rt, "fork() touched far memory after farsight's fork handler "
+					   "froze the pager (thread %d waits for a far page inside the "
+					   "C library's fork, which only the frozen pager could serve): "
+					   "this C library is not supported by farsight's fork; run the "
+					   "program with a larger --local-threshold, or without fork",
+				       (int)q->tid);
+	}
 	if (q->phase == FS_FORK_KEEP && rt->n_children < FS_FORK_MAX) {
 		rt->children[rt->n_children++] = (struct fs_fork_child){
 			.pid = q->pid, .memfd = q->memfd, .pipe_r = q->pipe_r, .status = q->status
@@ -240,6 +281,7 @@ int fs_fork_prepare(fs_runtime *rt)
 	 * allocator's lock also keeps its free list whole for the child. */
 	pthread_mutex_lock(&rt->alloc_mu);
 	q->sig_blocked = 0;
+	q->tid = (pid_t)syscall(SYS_gettid);
 	q->memfd = q->pipe_r = q->pipe_w = -1;
 	q->status = NULL;
 	q->why = unsupported(rt);

@@ -136,6 +136,7 @@ struct fs_runtime {
 		pthread_cond_t cv;
 		int phase;        /* FS_FORK_* */
 		pid_t pid;
+		pid_t tid;                  /* the thread that forks */
 		int memfd, pipe_r, pipe_w;  /* the child's arena; its hang-up pipe */
 		_Atomic uint8_t *status;    /* per page: owed, taking, copying, done */
 		const char *why;            /* set: the child cannot have far memory, why */
