@@ -42,6 +42,24 @@ struct fs_report *fs_report_create(int *fd)
 	return r;
 }
 
+/* Add an ended process's counts to the tree's totals and zero them in its slot; its
+ * peak raises the totals' peak (a compare-exchange: two processes may end at once). */
+static void fold_slot(struct fs_report *r, struct fs_report_proc *s)
+{
+#define FOLD(f) atomic_fetch_add(&r->done.f, atomic_exchange(&s->f, 0))
+	FOLD(faults);
+	FOLD(demand_fetches);
+	FOLD(zero_fills);
+	FOLD(evictions);
+	FOLD(far_bytes_read);
+	FOLD(far_bytes_written);
+#undef FOLD
+	uint64_t pk = atomic_exchange(&s->peak_pages, 0);
+	uint64_t old = atomic_load(&r->done.peak_pages);
+	while (pk > old && !atomic_compare_exchange_weak(&r->done.peak_pages, &old, pk))
+		;
+}
+
 /* A slot for this pid: its own from an image it exec'd from (folded into `done`
  * first: that image ended), else a free one. */
 static int claim_slot(struct fs_report *r, pid_t me)
@@ -50,18 +68,7 @@ static int claim_slot(struct fs_report *r, pid_t me)
 	for (int i = 0; i < FS_REPORT_PROCS; i++) {
 		int32_t p = atomic_load(&r->proc[i].pid);
 		if (p == me) {
-			struct fs_report_proc *s = &r->proc[i];
-#define FOLD(f) atomic_fetch_add(&r->done.f, atomic_exchange(&s->f, 0))
-			FOLD(faults);
-			FOLD(demand_fetches);
-			FOLD(zero_fills);
-			FOLD(evictions);
-			FOLD(far_bytes_read);
-			FOLD(far_bytes_written);
-#undef FOLD
-			uint64_t pk = atomic_exchange(&s->peak_pages, 0);
-			if (pk > atomic_load(&r->done.peak_pages))
-				atomic_store(&r->done.peak_pages, pk);
+			fold_slot(r, &r->proc[i]);
 			return i;
 		}
 		if (p == 0 && free_slot < 0)
@@ -206,18 +213,7 @@ void fs_report_publish(fs_runtime *rt, int final)
 	if (final && !rt->report_root && rt->report_slot >= 0) {
 		/* Fold into the totals and give the slot back. */
 		struct fs_report_proc *s = &r->proc[rt->report_slot];
-#define FOLD(f) atomic_fetch_add(&r->done.f, atomic_exchange(&s->f, 0))
-		FOLD(faults);
-		FOLD(demand_fetches);
-		FOLD(zero_fills);
-		FOLD(evictions);
-		FOLD(far_bytes_read);
-		FOLD(far_bytes_written);
-#undef FOLD
-		uint64_t pk = atomic_exchange(&s->peak_pages, 0);
-		uint64_t old = atomic_load(&r->done.peak_pages);
-		while (pk > old && !atomic_compare_exchange_weak(&r->done.peak_pages, &old, pk))
-			;
+		fold_slot(r, s);
 		atomic_store(&s->pid, 0);
 	}
 }

@@ -498,26 +498,11 @@ int fs_free_nowait(fs_runtime *rt, void *addr, size_t bytes)
 	return free_range(rt, addr, bytes, 1);
 }
 
-int fs_runtime_report(fs_runtime *rt, FILE *summary)
+/* Close the trace being recorded, if any: FS_OK, or an error (said) when the trace
+ * is incomplete. */
+static int close_trace(fs_runtime *rt)
 {
 	int rc = FS_OK;
-	if (rt->report) {
-		/* Under `farsight run`: it prints the summary and writes the JSON from the
-		 * report block, whatever way the program ends; here only the trace is
-		 * closed and the last numbers published. */
-		pthread_mutex_lock(&rt->trace_mu);
-		if (rt->trace) {
-			rc = fs_trace_close(rt->trace);
-			rt->trace = NULL;
-			if (rc || rt->trace_error) {
-				fs_log(0, "the trace %s is incomplete: writing it failed", rt->cfg.record);
-				rc = rc ? rc : FS_EIO;
-			}
-		}
-		pthread_mutex_unlock(&rt->trace_mu);
-		fs_report_publish(rt, 1);
-		return rc;
-	}
 	pthread_mutex_lock(&rt->trace_mu);
 	if (rt->trace) {
 		rc = fs_trace_close(rt->trace);
@@ -528,6 +513,19 @@ int fs_runtime_report(fs_runtime *rt, FILE *summary)
 		}
 	}
 	pthread_mutex_unlock(&rt->trace_mu);
+	return rc;
+}
+
+int fs_runtime_report(fs_runtime *rt, FILE *summary)
+{
+	int rc = close_trace(rt);
+	if (rt->report) {
+		/* Under `farsight run`: it prints the summary and writes the JSON from the
+		 * report block, whatever way the program ends; here only the trace is
+		 * closed and the last numbers published. */
+		fs_report_publish(rt, 1);
+		return rc;
+	}
 	if (rt->pol->ops->status) {
 		char msg[512] = "";
 		if (rt->pol->ops->status(rt->pol, msg, sizeof(msg))) {
