@@ -291,6 +291,8 @@ static void explain_local(const struct fs_report *r, const fs_stats *s, const st
 		[FS_LOCAL_HINT] = "it reserves its memory at addresses of its own choosing, which far "
 				  "memory cannot give (a JVM with compressed oops: run java with "
 				  "-XX:-UseCompressedOops; V8/Node)",
+		[FS_LOCAL_FULL] = "far memory was full (--arena-size), so the rest of its memory "
+				  "was local",
 	};
 	int best = -1;
 	uint64_t most = 0;

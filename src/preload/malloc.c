@@ -194,6 +194,16 @@ static unsigned fork_seq(void)
 	return fs_shim.rt ? atomic_load(&fs_shim.rt->fork_seq) : 0;
 }
 
+/* A far request far memory has no room for (its arena is full): local memory. */
+static void *local_instead(size_t n, int extra)
+{
+	shim_far_full(n);
+	fs_shim_busy++;
+	void *p = mallocx(n, extra);
+	fs_shim_busy--;
+	return p;
+}
+
 static void *alloc(size_t n, int extra)
 {
 	int flags = flags_for(n) | extra;
@@ -205,6 +215,8 @@ static void *alloc(size_t n, int extra)
 		p = mallocx(n ? n : 1, flags);
 		fs_shim_busy--;
 	} while (!p && retry_far(flags, seq));
+	if (!p && (flags & MALLOCX_TCACHE_NONE))
+		p = local_instead(n ? n : 1, extra);
 	if (!p)
 		errno = ENOMEM;
 	return p;
@@ -266,6 +278,16 @@ void *realloc(void *p, size_t n)
 			q = mallocx(n, want);
 			fs_shim_busy--;
 		} while (!q && retry_far(want, seq));
+		fs_shim_busy++;
+		size_t old = q ? sallocx(p, 0) : 0;
+		fs_shim_busy--;
+		if (q) {
+			memcpy(q, p, old < n ? old : n);
+			free(p);
+		}
+	}
+	if (!q && want) { /* far memory is full: move the block to local memory */
+		q = local_instead(n, 0);
 		fs_shim_busy++;
 		size_t old = q ? sallocx(p, 0) : 0;
 		fs_shim_busy--;

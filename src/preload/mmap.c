@@ -17,7 +17,9 @@
  * Far mappings are recorded in a table of page ranges (in raw mmap'd memory, never
  * malloc), so that munmap, madvise and mremap on them are translated exactly once:
  *   munmap(part)                      -> fs_free of the recorded pages in the range
- *   madvise(DONTNEED | FREE | REMOVE) -> fs_discard (reads as zeros afterwards)
+ *   madvise(DONTNEED | REMOVE)        -> fs_discard of the range (reads as zeros
+ *                                        afterwards, malloc'd memory too, as the kernel)
+ *   madvise(FREE)                     -> fs_discard of the recorded pages in the range
  *   madvise(anything else)            -> accepted and ignored (advice only)
  *   mremap shrink                     -> fs_free of the tail, same address
  *   mremap grow                       -> new far block, copy, free the old one
@@ -25,8 +27,8 @@
  *                                        kernel answers when it cannot grow in place)
  *   mprotect                          -> passed through (it is not interposed)
  * Addresses inside the arena that are not recorded (jemalloc's far extents) are left
- * alone by munmap/madvise: a program unmapping malloc'd memory is a bug we do not
- * let corrupt the arena.  Everything else goes to the kernel with raw system calls.
+ * alone by munmap and madvise(FREE): a program unmapping malloc'd memory is a bug we do
+ * not let corrupt the arena.  Everything else goes to the kernel with raw system calls.
  */
 #include "preload/shim.h"
 #include "runtime/report.h"
@@ -166,8 +168,10 @@ static void *far_map(size_t len)
 	fs_shim_busy++;
 	void *p = fs_alloc(fs_shim.rt, len);
 	fs_shim_busy--;
-	if (!p)
+	if (!p) {
+		shim_far_full(len);
 		return NULL;
+	}
 	uintptr_t s = (uintptr_t)p, e = s + page_up(len);
 	pthread_mutex_lock(&table_mu);
 	int rc = table_insert(s, e);
@@ -224,7 +228,7 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		}
 		if (p)
 			return p;
-		/* Far memory is full: local memory is still memory. */
+		/* Far memory is full (said once, far_map): local memory is still memory. */
 	}
 	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && overlaps_arena((uintptr_t)addr, len) &&
 	    !fs_shim_busy && !fs_thread_is_runtime && !fs_shim.forked_child) {
@@ -288,11 +292,24 @@ int madvise(void *addr, size_t len, int advice)
 			errno = EINVAL;
 			return -1;
 		}
-		if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE) {
+		if (advice == MADV_DONTNEED || advice == MADV_REMOVE) {
+			/* Private anonymous memory reads as zeros afterwards, malloc'd memory
+			 * included (glibc's large blocks are mmap'd): so here too. */
+			uintptr_t e = page_up(s + len);
+			fs_shim_busy++;
+			int rc = e > s ? fs_discard(fs_shim.rt, addr, e - s) : 0;
+			fs_shim_busy--;
+			if (rc) {
+				errno = EINVAL;
+				return -1;
+			}
+		} else if (advice == MADV_FREE) {
+			/* The kernel may keep the data or drop it: drop it in what the caller
+			 * mapped, leave jemalloc's ranges (the program's malloc'd objects, which
+			 * MADV_FREE on them would make of undefined content) as they are. */
 			uintptr_t e = page_up(s + len);
 			fs_shim_busy++;
 			pthread_mutex_lock(&table_mu);
-			/* Discard only what the caller mapped; jemalloc's ranges are its own. */
 			size_t i = table_find(s);
 			for (; i < n_ranges && table[i].start < e; i++) {
 				uintptr_t a = table[i].start > s ? table[i].start : s;

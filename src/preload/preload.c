@@ -23,6 +23,7 @@
 #include "preload/shim.h"
 #include "common/fds.h"
 #include "runtime/runtime.h"
+#include "runtime/report.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,22 @@ void shim_say(const char *a, const char *b, const char *c)
 		n = (int)sizeof(line) - 1;
 	ssize_t unused = write(2, line, (size_t)n);
 	(void)unused;
+}
+
+void shim_far_full(size_t bytes)
+{
+	static _Atomic int said;
+	fs_report_local(fs_shim.rt, FS_LOCAL_FULL, bytes);
+	if (atomic_exchange(&said, 1))
+		return;
+	char what[160];
+	if (fs_shim.size >= (1u << 30))
+		snprintf(what, sizeof(what), "%.1f GiB (--arena-size)", (double)fs_shim.size / (1 << 30));
+	else
+		snprintf(what, sizeof(what), "%.1f MiB (--arena-size)", (double)fs_shim.size / (1 << 20));
+	shim_say("far memory is full: its arena of ", what,
+		 " has no room left, so the program's new memory is local from here on, "
+		 "outside the --local-mem budget; run with a larger --arena-size");
 }
 
 /* ---- fork ----------------------------------------------------------------------- */

@@ -76,5 +76,10 @@ int shim_strip_direct(int flags, const char *what);
 
 /* preload.c: "farsight: ..." straight to stderr with write(2), no allocation. */
 void shim_say(const char *a, const char *b, const char *c);
+/* Far memory had no room for a request of `bytes`: the caller serves it from local
+ * memory instead (a program is better off with memory outside the budget than with
+ * NULL from malloc), and this says so once per process and counts the bytes for the
+ * summary's explanation (FS_LOCAL_FULL). */
+void shim_far_full(size_t bytes);
 
 #endif

@@ -31,6 +31,7 @@ enum {
 	FS_LOCAL_SHARED,    /* MAP_SHARED anonymous (shared with other processes) */
 	FS_LOCAL_RESERVE,   /* small PROT_NONE reservations, executable or other protections */
 	FS_LOCAL_HINT,      /* reservations at an address the program asked for */
+	FS_LOCAL_FULL,      /* far memory was full (arena_size): local instead */
 	FS_LOCAL_REASONS
 };
 

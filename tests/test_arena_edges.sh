@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test_arena_edges.sh - what a program meets at the edges of far memory (issue 18,
+# finding 9), each compared with a plain run of the same program:
+#   far memory full: malloc returned NULL (Python: MemoryError, status 1) and mmap went
+#     local without a word; now both are served from local memory, with one notice that
+#     says so and how to avoid it (--arena-size);
+#   madvise(MADV_DONTNEED) of malloc'd far memory returned 0 and left the data, where the
+#     kernel zeroes private anonymous pages (glibc mmaps large blocks): now it zeroes.
+source "$(dirname "$0")/helpers/preload_lib.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+
+cat >"$TMP/full.py" <<'PYEOF'
+import mmap
+b = [bytearray(range(256)) * (4096 * 4) for _ in range(6)]   # 6 x 4 MiB through malloc
+m = [mmap.mmap(-1, 2 << 20) for _ in range(4)]                # 4 x 2 MiB anonymous maps
+for i, x in enumerate(m):
+    x[:] = bytes([i + 1]) * len(x)
+print(sum(sum(x[::4099]) for x in b), sum(x[12345] for x in m))
+PYEOF
+want=$("$PY" "$TMP/full.py")
+got=$(timeout -k 5 120 "$FARSIGHT" run --local-mem 1M --arena-size 4M -- "$PY" "$TMP/full.py" \
+	2>"$TMP/full.err")
+st=$?
+[ $st -eq 0 ] && [ "$got" = "$want" ] &&
+	[ "$(grep -c 'far memory is full: its arena of 4.0 MiB (--arena-size)' "$TMP/full.err")" = 1 ]
+check "far memory full (36 MiB into a 4M arena): status $st, same output, one notice" $? \
+	"want '$want', got '$got'; $(grep -v '^farsight:  ' "$TMP/full.err" | head -3)"
+
+cat >"$TMP/dn.py" <<'PYEOF'
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+b = bytearray(b'\x07') * (4 << 20)             # malloc'd; plain glibc mmaps a block this big
+base = ctypes.addressof((ctypes.c_char * len(b)).from_buffer(b))
+page = (base + 4095) & ~4095                    # the first whole page inside
+r = libc.madvise(page + 8192, 16 * 4096, 4)     # MADV_DONTNEED of 16 pages
+print(r, b.count(0), b[page + 8192 - base - 1], b[page + 8192 + 16 * 4096 - base])
+PYEOF
+want=$("$PY" "$TMP/dn.py")
+for budget in 1M 64M; do
+	got=$(timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem $budget -- "$PY" "$TMP/dn.py" 2>&1)
+	st=$?
+	[ $st -eq 0 ] && [ "$got" = "$want" ] && [ "$want" = "0 65536 7 7" ]
+	check "madvise(DONTNEED) of 16 malloc'd far pages at $budget: they read as zeros, their neighbours not ($got)" $? \
+		"status $st, want '$want', got '$got'"
+done
+finish
