@@ -5,7 +5,10 @@
 #     local without a word; now both are served from local memory, with one notice that
 #     says so and how to avoid it (--arena-size);
 #   madvise(MADV_DONTNEED) of malloc'd far memory returned 0 and left the data, where the
-#     kernel zeroes private anonymous pages (glibc mmaps large blocks): now it zeroes.
+#     kernel zeroes private anonymous pages (glibc mmaps large blocks): now it zeroes;
+#   a raw munmap (syscall(SYS_munmap), which the shim cannot see) of far pages the pager
+#     still held stopped the program with "unmapping pages ...: Cannot allocate memory";
+#     now the message says what the program did (status 70 still: the pages are gone).
 source "$(dirname "$0")/helpers/preload_lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
@@ -45,4 +48,23 @@ for budget in 1M 64M; do
 	check "madvise(DONTNEED) of 16 malloc'd far pages at $budget: they read as zeros, their neighbours not ($got)" $? \
 		"status $st, want '$want', got '$got'"
 done
+
+cat >"$TMP/raw.py" <<'PYEOF'
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+b = bytearray(b'\x07') * (8 << 20)
+base = ctypes.addressof((ctypes.c_char * len(b)).from_buffer(b))
+o = ((base + 4095) & ~4095) - base + 8192
+for i in range(16):
+    b[o + i * 4096] = 9                 # local and dirty: the clock will unmap them
+libc.syscall(11, ctypes.c_void_p(base + o), ctypes.c_size_t(16 * 4096))  # SYS_munmap
+x = bytearray(b'\x05') * (16 << 20)     # pressure: the pager reaches those pages
+print(sum(x[::4096]))
+PYEOF
+timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem 1M -- "$PY" "$TMP/raw.py" >/dev/null 2>"$TMP/raw.err"
+st=$?
+[ $st -eq 70 ] && grep -q 'the program unmapped far memory at 0x[0-9a-f]*-0x[0-9a-f]* (16 pages) with a raw system call' "$TMP/raw.err"
+check "raw munmap of 16 far pages the pager held: status $st, a message that names it" $? \
+	"$(head -2 "$TMP/raw.err")"
 finish

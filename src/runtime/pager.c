@@ -66,10 +66,13 @@ static uint32_t tag_depth(uint64_t t) { return (uint32_t)((t >> 60) & 7); }
 void fs_pager_fatal(fs_runtime *rt, const char *fmt, ...)
 {
 	/* A descriptor taken by the program explains any failure that follows it (an
-	 * ioctl on what is no longer a userfaultfd): say that instead. */
+	 * ioctl on what is no longer a userfaultfd), and so does a hole the program
+	 * unmapped in the arena (ENOMEM there): say that instead. */
 	static _Atomic int checking;
-	if (!atomic_exchange(&checking, 1))
+	if (!atomic_exchange(&checking, 1)) {
 		fs_runtime_check_fds(rt);
+		fs_runtime_check_arena(rt);
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(rt->fatal, sizeof(rt->fatal), fmt, ap);

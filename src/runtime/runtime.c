@@ -404,6 +404,59 @@ void fs_runtime_check_fds(fs_runtime *rt)
 		fs_pager_fatal(rt, "%s; far memory can no longer be served", why);
 }
 
+/* Is the program's view of the arena still wholly mapped?  A program that unmaps part
+ * of it with a raw system call (which the shim cannot see) leaves a hole, and the
+ * pager's next operation there fails with ENOMEM, which names no cause: say this
+ * instead.  Read from /proc/self/maps, on the way to a fatal error only. */
+void fs_runtime_check_arena(fs_runtime *rt)
+{
+	/* Raw reads into a stack buffer: any thread may get here, and one of the program's
+	 * must not allocate (its malloc is far memory) on the way to a fatal error. */
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	uintptr_t lo = (uintptr_t)rt->app, hi = lo + rt->npages * FS_PAGE_SIZE, at = lo;
+	uintptr_t hole_lo = 0, hole_hi = 0;
+	char buf[4096];
+	size_t have = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = 0;
+		char *line = buf, *nl;
+		while (!hole_hi && (nl = strchr(line, '\n'))) {
+			unsigned long s, e;
+			*nl = 0;
+			if (sscanf(line, "%lx-%lx", &s, &e) == 2 && e > at && s < hi) {
+				if (s > at) {
+					hole_lo = at;
+					hole_hi = s;
+				}
+				at = e;
+			}
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf); /* keep the partial last line */
+		memmove(buf, line, have);
+		if (hole_hi || have == sizeof(buf) - 1)
+			break;
+	}
+	close(fd);
+	if (!hole_hi && at < hi) {
+		hole_lo = at;
+		hole_hi = hi;
+	}
+	if (hole_hi)
+		fs_pager_fatal(rt, "the program unmapped far memory at %#lx-%#lx (%lu pages) with a raw "
+				   "system call that farsight cannot intercept (munmap, mremap or "
+				   "mmap(MAP_FIXED) through syscall()): its pages are gone, and far "
+				   "memory can no longer be served; unmap memory through libc's munmap",
+			       (unsigned long)hole_lo, (unsigned long)hole_hi,
+			       (unsigned long)((hole_hi - hole_lo) / FS_PAGE_SIZE));
+}
+
 /* The eventfd is written only once it is known to be ours: 8 bytes into a file the
  * program put at its number would be a write into the program's data. */
 void fs_runtime_wake(fs_runtime *rt)

@@ -184,6 +184,9 @@ void fs_pager_cpu_publish(fs_runtime *rt);
  * by the program behind the shim's back (a raw close or dup2): before the runtime
  * writes through one, and when one behaves unlike itself. */
 void fs_runtime_check_fds(fs_runtime *rt);
+/* Stop the program (as fs_pager_fatal) if part of the arena was unmapped behind the
+ * shim's back (a raw munmap): the reason an operation there failed. */
+void fs_runtime_check_arena(fs_runtime *rt);
 /* Wake the pager (a command is posted, or the runtime stops). */
 void fs_runtime_wake(fs_runtime *rt);
 /* The pager's side of fs_free/fs_discard (runtime.c posts, the pager runs). */
