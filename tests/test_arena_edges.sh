@@ -8,7 +8,10 @@
 #     kernel zeroes private anonymous pages (glibc mmaps large blocks): now it zeroes;
 #   a raw munmap (syscall(SYS_munmap), which the shim cannot see) of far pages the pager
 #     still held stopped the program with "unmapping pages ...: Cannot allocate memory";
-#     now the message says what the program did (status 70 still: the pages are gone).
+#     now the message says what the program did (status 70 still: the pages are gone);
+#   a read of memory the program had munmap'd returned zeros (or another allocation's
+#     bytes): the range stays PROT_NONE until the arena hands it out again, so it is
+#     SIGSEGV, as without farsight.
 source "$(dirname "$0")/helpers/preload_lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
@@ -16,7 +19,7 @@ PY=/usr/bin/python3
 cat >"$TMP/full.py" <<'PYEOF'
 import mmap
 b = [bytearray(range(256)) * (4096 * 4) for _ in range(6)]   # 6 x 4 MiB through malloc
-m = [mmap.mmap(-1, 2 << 20) for _ in range(4)]                # 4 x 2 MiB anonymous maps
+m = [mmap.mmap(-1, 2 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) for _ in range(4)]
 for i, x in enumerate(m):
     x[:] = bytes([i + 1]) * len(x)
 print(sum(sum(x[::4099]) for x in b), sum(x[12345] for x in m))
@@ -27,7 +30,7 @@ got=$(timeout -k 5 120 "$FARSIGHT" run --local-mem 1M --arena-size 4M -- "$PY" "
 st=$?
 [ $st -eq 0 ] && [ "$got" = "$want" ] &&
 	[ "$(grep -c 'far memory is full: its arena of 4.0 MiB (--arena-size)' "$TMP/full.err")" = 1 ]
-check "far memory full (36 MiB into a 4M arena): status $st, same output, one notice" $? \
+check "far memory full (32 MiB of malloc and mmap into a 4M arena): status $st, same output, one notice" $? \
 	"want '$want', got '$got'; $(grep -v '^farsight:  ' "$TMP/full.err" | head -3)"
 
 cat >"$TMP/dn.py" <<'PYEOF'
@@ -67,4 +70,21 @@ st=$?
 [ $st -eq 70 ] && grep -q 'the program unmapped far memory at 0x[0-9a-f]*-0x[0-9a-f]* (16 pages) with a raw system call' "$TMP/raw.err"
 check "raw munmap of 16 far pages the pager held: status $st, a message that names it" $? \
 	"$(head -2 "$TMP/raw.err")"
+
+cat >"$TMP/uaf.py" <<'PYEOF'
+import ctypes, mmap
+m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # far
+m[:] = b'\x07' * len(m)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(m)) + len(m) - 4096
+print("before", ctypes.string_at(addr, 1), flush=True)
+m.close()                                   # munmap
+print("after", ctypes.string_at(addr, 1), flush=True)
+PYEOF
+want=$("$PY" "$TMP/uaf.py" 2>/dev/null)
+want_st=$?
+got=$(timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem 1M -- "$PY" "$TMP/uaf.py" 2>"$TMP/uaf.err")
+st=$?
+[ $want_st -eq 139 ] && [ $st -eq 139 ] && [ "$got" = "$want" ]
+check "a read after munmap of far memory: SIGSEGV as without farsight (status $st, plain $want_st)" $? \
+	"want '$want', got '$got'"
 finish

@@ -30,7 +30,7 @@ check "dd on stdin (fcntl F_SETFL O_DIRECT): status $st, same bytes, one notice"
 timeout -k 5 120 "$FARSIGHT" run --quiet --local-mem 1M -- "$PY" -c "
 import os, mmap
 fd = os.open('$TMP/in', os.O_RDONLY | os.O_DIRECT)
-m = mmap.mmap(-1, 16 << 20)
+m = mmap.mmap(-1, 16 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # far (the default is MAP_SHARED: local)
 assert os.readv(fd, [m]) == 16 << 20
 open('$TMP/o3', 'wb').write(m)"
 st=$?

@@ -70,10 +70,13 @@ static void *hook_alloc(extent_hooks_t *h, void *new_addr, size_t size, size_t a
 	void *p;
 	if (new_addr)
 		return NULL; /* growing in place at a given address: jemalloc then moves */
-	if (align >= HUGE_ALIGN && size % HUGE_ALIGN == 0)
+	if (align >= HUGE_ALIGN && size % HUGE_ALIGN == 0) {
 		p = local_map_aligned(size, align); /* a metadata (base) block */
-	else
+	} else {
 		p = fs_arena_alloc_nowait(fs_shim.rt, size, align < FS_PAGE_SIZE ? FS_PAGE_SIZE : align);
+		if (p)
+			shim_far_rw(p, size); /* a range the program unmapped is PROT_NONE */
+	}
 	if (!p)
 		return NULL;
 	*zero = true;   /* fresh arena pages and fresh anonymous pages read as zeros */

@@ -153,12 +153,19 @@ static int overlaps_arena(uintptr_t a, size_t len)
 	return fs_shim.size && a < fs_shim.base + fs_shim.size && a + len > fs_shim.base;
 }
 
-/* Give a far range back to the arena, read-write again as the arena's free space is
- * (the program may have made it PROT_NONE: a reservation, a guard, an uncommit). */
+/* Give a far range back to the arena, PROT_NONE: a touch of memory the program has
+ * unmapped is SIGSEGV, as without farsight, until the arena hands the range out again
+ * (shim_far_rw: far_map, and malloc.c's extent hook).  Made PROT_NONE before it is
+ * freed: once it is free, another thread may be given it. */
 static int free_far(fs_runtime *rt, void *addr, size_t len)
 {
-	syscall(SYS_mprotect, addr, len, PROT_READ | PROT_WRITE);
+	syscall(SYS_mprotect, addr, len, PROT_NONE);
 	return fs_free(rt, addr, len);
+}
+
+void shim_far_rw(void *p, size_t len)
+{
+	syscall(SYS_mprotect, p, page_up(len), PROT_READ | PROT_WRITE);
 }
 
 /* ---- the interposed functions --------------------------------------------------- */
@@ -172,6 +179,7 @@ static void *far_map(size_t len)
 		shim_far_full(len);
 		return NULL;
 	}
+	shim_far_rw(p, len);
 	uintptr_t s = (uintptr_t)p, e = s + page_up(len);
 	pthread_mutex_lock(&table_mu);
 	int rc = table_insert(s, e);

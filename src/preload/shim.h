@@ -81,5 +81,8 @@ void shim_say(const char *a, const char *b, const char *c);
  * NULL from malloc), and this says so once per process and counts the bytes for the
  * summary's explanation (FS_LOCAL_FULL). */
 void shim_far_full(size_t bytes);
+/* Make a range the arena just handed out read-write: ranges the program unmapped were
+ * left PROT_NONE, so that a touch of them is SIGSEGV (mmap.c). */
+void shim_far_rw(void *p, size_t len);
 
 #endif
