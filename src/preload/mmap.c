@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -157,15 +158,21 @@ static int overlaps_arena(uintptr_t a, size_t len)
  * unmapped is SIGSEGV, as without farsight, until the arena hands the range out again
  * (shim_far_rw: far_map, and malloc.c's extent hook).  Made PROT_NONE before it is
  * freed: once it is free, another thread may be given it. */
+static _Atomic int any_none; /* set once a range was freed PROT_NONE */
+
 static int free_far(fs_runtime *rt, void *addr, size_t len)
 {
+	atomic_store(&any_none, 1);
 	syscall(SYS_mprotect, addr, len, PROT_NONE);
 	return fs_free(rt, addr, len);
 }
 
+/* mprotect takes the address space's lock for writing, which stalls every fault of
+ * the program meanwhile: a program that never unmapped far memory pays nothing. */
 void shim_far_rw(void *p, size_t len)
 {
-	syscall(SYS_mprotect, p, page_up(len), PROT_READ | PROT_WRITE);
+	if (atomic_load_explicit(&any_none, memory_order_relaxed))
+		syscall(SYS_mprotect, p, page_up(len), PROT_READ | PROT_WRITE);
 }
 
 /* ---- the interposed functions --------------------------------------------------- */
