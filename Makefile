@@ -36,7 +36,7 @@ CXXFLAGS := -std=gnu++17 $(WARN) $(OPT) -pthread -Iinclude $(SANFLAGS)
 LDFLAGS := -pthread $(SANFLAGS)
 # liblz4, libzstd: the zmem backend's compressors; libhiredis: the redis backend's client
 # (Debian liblz4-dev, libzstd-dev, libhiredis-dev).
-LDLIBS := -llz4 -lzstd -lhiredis -lm
+LDLIBS := -llz4 -lzstd -lhiredis -lsodium -lm
 
 LIB_SRC := $(wildcard src/common/*.c src/trace/*.c src/runtime/*.c src/backend/*.c src/proto/*.c \
 	src/prefetch/*.c src/model/*.c)

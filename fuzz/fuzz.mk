@@ -11,4 +11,4 @@ fuzz: build/fuzz/memd_fuzz
 
 build/fuzz/memd_fuzz: $(FUZZ_MEMD_SRC) src/memd/memd.h src/proto/memd_proto.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_MEMD_SRC)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(FUZZ_MEMD_SRC) -lsodium

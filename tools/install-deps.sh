@@ -9,6 +9,7 @@ PKGS=(
 	libjemalloc-dev      # the preload shim's allocator for far-memory arenas
 	liblz4-dev libzstd-dev # the zmem backend's compressors
 	libhiredis-dev       # the redis backend's client
+	libsodium-dev        # SHA-256 and HMAC of the memd handshake
 	redis-server         # the redis backend's tests start their own servers on loopback
 	liblemon-dev         # mcf workload: LEMON NetworkSimplex
 	libglpk-dev          # mcf workload: GLPK's netgen instance generator

@@ -1,138 +1,57 @@
 /*
- * sha256.c - SHA-256 and HMAC-SHA256, straight from FIPS 180-4 section 6.2 and
- * RFC 2104.  Speed does not matter here (a handshake hashes a few hundred bytes), so
- * this is the plain textbook form.
+ * sha256.c - SHA-256 and HMAC-SHA256 through libsodium (sha256.h).
+ *
+ * libsodium's functions need sodium_init() once per process (it picks the CPU's
+ * implementations and is safe to call from several threads and more than once).
  */
 #include "common/sha256.h"
 
-#include <string.h>
-
-static const uint32_t K[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-	0xc67178f2,
-};
-
-static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void block(fs_sha256_ctx *c, const unsigned char *p)
+static void init_once(void)
 {
-	uint32_t w[64];
-	for (int t = 0; t < 16; t++)
-		w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
-		       (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
-	for (int t = 16; t < 64; t++) {
-		uint32_t s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ (w[t - 15] >> 3);
-		uint32_t s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ (w[t - 2] >> 10);
-		w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+	static _Atomic int done;
+	if (!done) {
+		if (sodium_init() < 0)
+			return; /* hashing works without it; only the CPU dispatch is skipped */
+		done = 1;
 	}
-	uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
-	uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
-	for (int t = 0; t < 64; t++) {
-		uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) +
-			      K[t] + w[t];
-		uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
-		h = g; g = f; f = e; e = d + t1;
-		d = cc; cc = b; b = a; a = t1 + t2;
-	}
-	c->h[0] += a; c->h[1] += b; c->h[2] += cc; c->h[3] += d;
-	c->h[4] += e; c->h[5] += f; c->h[6] += g; c->h[7] += h;
 }
 
 void fs_sha256_init(fs_sha256_ctx *c)
 {
-	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	memcpy(c->h, h0, sizeof(h0));
-	c->len = 0;
-	c->nbuf = 0;
+	init_once();
+	crypto_hash_sha256_init(c);
 }
 
 void fs_sha256_update(fs_sha256_ctx *c, const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	c->len += len;
-	while (len) {
-		size_t take = 64 - c->nbuf;
-		if (take > len)
-			take = len;
-		memcpy(c->buf + c->nbuf, p, take);
-		c->nbuf += take;
-		p += take;
-		len -= take;
-		if (c->nbuf == 64) {
-			block(c, c->buf);
-			c->nbuf = 0;
-		}
-	}
+	crypto_hash_sha256_update(c, data, len);
 }
 
 void fs_sha256_final(fs_sha256_ctx *c, unsigned char out[FS_SHA256_LEN])
 {
-	uint64_t bits = c->len * 8;
-	unsigned char pad = 0x80;
-	fs_sha256_update(c, &pad, 1);
-	pad = 0;
-	while (c->nbuf != 56)
-		fs_sha256_update(c, &pad, 1);
-	unsigned char lenb[8];
-	for (int i = 0; i < 8; i++)
-		lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-	fs_sha256_update(c, lenb, 8);
-	for (int i = 0; i < 8; i++) {
-		out[4 * i] = (unsigned char)(c->h[i] >> 24);
-		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
-		out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
-		out[4 * i + 3] = (unsigned char)c->h[i];
-	}
+	crypto_hash_sha256_final(c, out);
 }
 
 void fs_sha256(const void *data, size_t len, unsigned char out[FS_SHA256_LEN])
 {
-	fs_sha256_ctx c;
-	fs_sha256_init(&c);
-	fs_sha256_update(&c, data, len);
-	fs_sha256_final(&c, out);
+	init_once();
+	crypto_hash_sha256(out, data, len);
 }
 
-/* HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)), K' = K padded (or hashed if
- * longer than the 64-byte block). */
 void fs_hmac_sha256(const void *key, size_t keylen, const void *const *parts,
 		    const size_t *lens, int n, unsigned char out[FS_SHA256_LEN])
 {
-	unsigned char k[64] = { 0 }, pad[64], inner[FS_SHA256_LEN];
-	if (keylen > 64)
-		fs_sha256(key, keylen, k);
-	else if (keylen)
-		memcpy(k, key, keylen);
-	fs_sha256_ctx c;
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x36;
-	fs_sha256_init(&c);
-	fs_sha256_update(&c, pad, 64);
+	init_once();
+	/* Any key length: longer than a block, libsodium hashes it first (RFC 2104). */
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, key, keylen);
 	for (int i = 0; i < n; i++)
-		fs_sha256_update(&c, parts[i], lens[i]);
-	fs_sha256_final(&c, inner);
-	for (int i = 0; i < 64; i++)
-		pad[i] = k[i] ^ 0x5c;
-	fs_sha256_init(&c);
-	fs_sha256_update(&c, pad, 64);
-	fs_sha256_update(&c, inner, sizeof(inner));
-	fs_sha256_final(&c, out);
+		crypto_auth_hmacsha256_update(&st, parts[i], lens[i]);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
 }
 
 int fs_ct_memcmp(const void *a, const void *b, size_t n)
 {
-	const unsigned char *x = a, *y = b;
-	unsigned char d = 0;
-	for (size_t i = 0; i < n; i++)
-		d |= x[i] ^ y[i];
-	return d;
+	return sodium_memcmp(a, b, n) != 0;
 }
