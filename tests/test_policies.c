@@ -149,6 +149,67 @@ TEST(readahead_window_grows_with_hits_and_shrinks_by_half)
 	p->ops->destroy(p);
 }
 
+/* Pages mapped on arrival arrive as assumed hits: they widen the next window only when
+ * that miss is the page right after the window (the program went through it). */
+TEST(readahead_counts_assumed_hits_only_when_the_program_went_through_the_window)
+{
+	fs_policy *p = make("readahead", NULL);
+	if (!p)
+		return;
+	uint64_t out[FS_POLICY_MAX_CANDIDATES];
+	fs_event hit = {.kind = FS_EV_HIT, .flags = FS_EVF_ASSUMED};
+	int n;
+	feed(p, 1000, 0, FS_EV_MISS, out);
+	n = feed(p, 1001, 0, FS_EV_MISS, out); /* window 2: [1000,1001], ends at 1002 */
+	CHECK_PAGES(out, n, 1000);
+	hit.page = 1000;
+	CHECK_EQ_U64(p->ops->on_event(p, &hit, out, FS_POLICY_MAX_CANDIDATES), 0);
+	n = feed(p, 1002, 0, FS_EV_MISS, out); /* right after it: 1 hit, 3 -> 4 pages */
+	CHECK_PAGES(out, n, 1000, 1001, 1003);
+	for (int i = 0; i < 3; i++) { /* [1000,1003] arrives mapped */
+		hit.page = 1000 + (uint64_t)i;
+		p->ops->on_event(p, &hit, out, FS_POLICY_MAX_CANDIDATES);
+	}
+	n = feed(p, 1004, 0, FS_EV_MISS, out); /* through it again: 3 hits -> 8 pages */
+	CHECK_PAGES(out, n, 1000, 1001, 1002, 1003, 1005, 1006, 1007);
+	for (int i = 0; i < 7; i++) { /* mapped, but the program goes elsewhere */
+		hit.page = 1000 + (uint64_t)i;
+		p->ops->on_event(p, &hit, out, FS_POLICY_MAX_CANDIDATES);
+	}
+	n = feed(p, 7777, 0, FS_EV_MISS, out); /* dropped: 8 shrinks to 4, not grows */
+	CHECK_PAGES(out, n, 7776, 7778, 7779);
+	n = feed(p, 9001, 0, FS_EV_MISS, out); /* no hits: 2 */
+	CHECK_PAGES(out, n, 9000);
+	p->ops->destroy(p);
+
+	/* Two scans interleaved in one thread (arrays read side by side): each window
+	 * gets its own credit when the program reaches its end. */
+	fs_config cfg = base_cfg();
+	cfg.readahead_max = 16;
+	p = make("readahead", &cfg);
+	if (!p)
+		return;
+	for (int i = 0; i < 3; i++)
+		feed(p, 1, 0, FS_EV_HIT, out);
+	CHECK_EQ_U64(feed(p, 2000, 0, FS_EV_MISS, out), 7); /* [2000,2007] */
+	for (int i = 0; i < 3; i++)
+		feed(p, 1, 0, FS_EV_HIT, out);
+	CHECK_EQ_U64(feed(p, 5000, 0, FS_EV_MISS, out), 7); /* [5000,5007] */
+	for (int i = 1; i < 8; i++) {
+		hit.page = 2000 + (uint64_t)i;
+		p->ops->on_event(p, &hit, out, FS_POLICY_MAX_CANDIDATES);
+		hit.page = 5000 + (uint64_t)i;
+		p->ops->on_event(p, &hit, out, FS_POLICY_MAX_CANDIDATES);
+	}
+	n = feed(p, 2008, 0, FS_EV_MISS, out); /* 7 hits of [2000,2007]: 9 -> 16 pages */
+	CHECK_EQ_U64(n, 15);
+	CHECK_EQ_U64(out[0], 2000);
+	n = feed(p, 5008, 0, FS_EV_MISS, out); /* and the other scan's 7: 16 */
+	CHECK_EQ_U64(n, 15);
+	CHECK_EQ_U64(out[0], 5009);
+	p->ops->destroy(p);
+}
+
 TEST(readahead_keeps_state_per_thread)
 {
 	fs_policy *p = make("readahead", NULL);
