@@ -253,6 +253,19 @@ void *calloc(size_t n, size_t m)
 	return alloc(bytes, MALLOCX_ZERO);
 }
 
+/* Move p's contents (up to n bytes) into the new block q and free p; nothing when q is
+ * NULL (p stays as it was). */
+static void move_block(void *p, void *q, size_t n)
+{
+	if (!q)
+		return;
+	fs_shim_busy++;
+	size_t old = sallocx(p, 0);
+	fs_shim_busy--;
+	memcpy(q, p, old < n ? old : n);
+	free(p);
+}
+
 void *realloc(void *p, size_t n)
 {
 	if (!p)
@@ -281,24 +294,10 @@ void *realloc(void *p, size_t n)
 			q = mallocx(n, want);
 			fs_shim_busy--;
 		} while (!q && retry_far(want, seq));
-		fs_shim_busy++;
-		size_t old = q ? sallocx(p, 0) : 0;
-		fs_shim_busy--;
-		if (q) {
-			memcpy(q, p, old < n ? old : n);
-			free(p);
-		}
+		move_block(p, q, n);
 	}
-	if (!q && want) { /* far memory is full: move the block to local memory */
-		q = local_instead(n, 0);
-		fs_shim_busy++;
-		size_t old = q ? sallocx(p, 0) : 0;
-		fs_shim_busy--;
-		if (q) {
-			memcpy(q, p, old < n ? old : n);
-			free(p);
-		}
-	}
+	if (!q && want) /* far memory is full: move the block to local memory */
+		move_block(p, q = local_instead(n, 0), n);
 	if (!q)
 		errno = ENOMEM;
 	return q;
