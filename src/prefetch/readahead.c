@@ -19,14 +19,15 @@
  * Hits (FS_EV_HIT events) only feed the counter; readahead is issued on misses.
  *
  * A page mapped on arrival (prefetch_map=direct) is never seen touched: the policy is
- * told of it as an assumed hit (FS_EVF_ASSUMED).  Such hits count only once a miss of
- * the thread is the page right after the window that brought them, i.e. the program
- * went through that window; the thread's last RA_WINDOWS windows are remembered, so
- * that interleaved scans of several arrays (mcf's arc arrays) each get their credit.
- * Hits of windows that fall out of that memory are dropped.  Counting every
- * assumed hit at once made every window the largest whatever the program did: sssp at
- * 50% (size small) issued 28.7M prefetches, 5% of them used, and ran 4.5x slower than
- * with faults on first touch (docs/TUNING.md section 7).
+ * told of it as an assumed hit (FS_EVF_ASSUMED).  Such hits are held against the window
+ * that brought them, and count only once a later miss of the thread lands within one
+ * window's length of that window (the program is at it, or went on past it, up or
+ * down).  The thread's last RA_WINDOWS windows are remembered, so that interleaved
+ * scans of several arrays each get their credit; the hits of a window that falls out of
+ * that memory, and those of pages no window brought (a stream's), are dropped.
+ * Counting every assumed hit at once made every window the largest whatever the
+ * program did: sssp at 50% (size small) issued 28.7M prefetches, 5% of them used, and
+ * ran 5x slower than with faults on first touch (docs/TUNING.md section 7).
  */
 #include "prefetch/policy.h"
 #include "prefetch/ra_window.h"
