@@ -151,7 +151,7 @@ TEST(readahead_window_grows_with_hits_and_shrinks_by_half)
 
 /* Pages mapped on arrival arrive as assumed hits: they widen the next window only when
  * that miss is the page right after the window (the program went through it). */
-TEST(readahead_counts_assumed_hits_only_when_the_program_went_through_the_window)
+TEST(readahead_counts_assumed_hits_only_near_their_window)
 {
 	fs_policy *p = make("readahead", NULL);
 	if (!p)
@@ -720,6 +720,7 @@ int main(void)
 		 (int)getpid());
 	RUN(registry_knows_every_baseline);
 	RUN(readahead_window_grows_with_hits_and_shrinks_by_half);
+	RUN(readahead_counts_assumed_hits_only_near_their_window);
 	RUN(readahead_keeps_state_per_thread);
 	RUN(hermit_prefetches_exactly_like_readahead);
 	RUN(leap_sequential_stream);

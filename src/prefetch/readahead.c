@@ -110,11 +110,13 @@ static int ra_on_event(fs_policy *p, const fs_event *ev, uint64_t *out, int max)
 			t->hits++;
 			return 0;
 		}
-		for (int i = 0; i < RA_WINDOWS; i++)
-			if (ev->page >= t->w[i].start && ev->page < t->w[i].end) {
-				t->w[i].assumed++;
+		for (int k = 1; k <= RA_WINDOWS; k++) { /* the newest window that has it */
+			struct ra_recent *w = &t->w[(t->next_w + RA_WINDOWS - k) % RA_WINDOWS];
+			if (ev->page >= w->start && ev->page < w->end) {
+				w->assumed++;
 				break;
 			}
+		}
 		return 0;
 	}
 	for (int i = 0; i < RA_WINDOWS; i++) {
