@@ -149,8 +149,9 @@ TEST(readahead_window_grows_with_hits_and_shrinks_by_half)
 	p->ops->destroy(p);
 }
 
-/* Pages mapped on arrival arrive as assumed hits: they widen the next window only when
- * that miss is the page right after the window (the program went through it). */
+/* Pages mapped on arrival arrive as assumed hits: they widen a later window only when a
+ * miss lands within a window's length of the window that brought them (the program is
+ * at it or went on past it); elsewhere they are dropped. */
 TEST(readahead_counts_assumed_hits_only_near_their_window)
 {
 	fs_policy *p = make("readahead", NULL);
