@@ -44,6 +44,16 @@ grep -q '^| local mem | readahead | farsight |$' "$tmp/m/report.md" && ok "colum
 first=$(grep -o '^| [0-9]*% |' "$tmp/m/report.md" | head -1)
 [ "$first" = "| 30% |" ] && ok "ratios ascending" || bad "first ratio row '$first'"
 grep -q 'Merged (`farsight bench --merge`)' "$tmp/m/report.md" && ok "report says it is merged" || bad "no merge note"
+# The report opens with its conclusion: at 50% farsight (3 s) beats readahead (median 5 s),
+# plain 2 s; the rows show the spread behind each median; the plot has the all-local line.
+concl=$(grep -n '^- mcf at 50% local memory: fastest \*\*farsight\*\*, normalised 0.667 (1.5x slower than all-local); slowest readahead, 0.400.$' "$tmp/m/report.md" | cut -d: -f1)
+mach=$(grep -n '^Machine:' "$tmp/m/report.md" | cut -d: -f1)
+[ -n "$concl" ] && [ -n "$mach" ] && [ "$concl" -lt "$mach" ] && ok "report opens with the conclusion (line $concl)" ||
+	bad "conclusion: $(grep -A3 '^## Conclusion' "$tmp/m/report.md")"
+grep -q '| 50% | readahead | 0.400 | 5.00 s | 4.00-6.00 s |' "$tmp/m/report.md" && ok "time min-max beside the median" ||
+	bad "spread: $(grep '| 50% | readahead' "$tmp/m/report.md" | tail -1)"
+grep -q "all local (1.0)" "$tmp/m/mcf.gp" && grep -q "higher is better" "$tmp/m/mcf.gp" &&
+	ok "plot: the all-local line, higher is better" || bad "plot script: $(grep plot "$tmp/m/mcf.gp")"
 grep -q "up to 3 repetitions" "$tmp/err" && ok "summary line" || bad "summary: $(cat "$tmp/err")"
 # A merged folder merges again, unchanged.
 "$BIN" bench --merge "$tmp/m" --out "$tmp/m2" 2>/dev/null && cmp -s "$tmp/m/results.csv" "$tmp/m2/results.csv" &&

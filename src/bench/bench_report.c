@@ -351,6 +351,65 @@ static double med(const bench_plan *p, const char *w, int kind, int ratio, const
 	return bench_median(v, n);
 }
 
+/* The fastest and slowest time of the successful runs of a configuration (NaN if none):
+ * the spread behind a median. */
+static void time_range(const bench_plan *p, const char *w, int kind, int ratio, const char *pf,
+		       double *lo, double *hi)
+{
+	*lo = *hi = NAN;
+	for (int i = 0; i < p->n_runs; i++) {
+		const bench_run *r = &p->runs[i];
+		if (!r->done || !r->checksum_ok || r->workload != w || r->kind != kind ||
+		    r->ratio != ratio || strcmp(r->prefetch, pf))
+			continue;
+		if (isnan(*lo) || r->seconds < *lo)
+			*lo = r->seconds;
+		if (isnan(*hi) || r->seconds > *hi)
+			*hi = r->seconds;
+	}
+}
+
+/* The report opens with this: for each workload and ratio, the fastest prefetcher, how
+ * far it is from all-local, and the slowest, so a reader has the answer before the
+ * method. */
+static void write_conclusion(FILE *f, const bench_plan *p)
+{
+	fprintf(f, "## Conclusion\n\n");
+	for (int wi = 0; wi < p->n_workloads; wi++) {
+		const char *w = p->workloads[wi];
+		double plain = med(p, w, RUN_PLAIN, 0, "", V_SECONDS, NULL, NULL, NULL);
+		for (int r = 0; r < p->n_ratios; r++) {
+			int best = -1, worst = -1;
+			double bs = NAN, ws = NAN;
+			for (int k = 0; k < p->n_prefetch; k++) {
+				double t = med(p, w, RUN_FAR, p->ratios[r], p->prefetch[k], V_SECONDS, NULL,
+					       NULL, NULL);
+				if (isnan(t))
+					continue;
+				if (best < 0 || t < bs) {
+					best = k;
+					bs = t;
+				}
+				if (worst < 0 || t > ws) {
+					worst = k;
+					ws = t;
+				}
+			}
+			if (best < 0 || isnan(plain)) {
+				fprintf(f, "- %s at %d%% local memory: no successful run.\n", w, p->ratios[r]);
+				continue;
+			}
+			fprintf(f, "- %s at %d%% local memory: fastest **%s**, normalised %.3f (%.1fx slower "
+				   "than all-local)", w, p->ratios[r], p->prefetch[best], plain / bs, bs / plain);
+			if (worst != best)
+				fprintf(f, "; slowest %s, %.3f", p->prefetch[worst], plain / ws);
+			fprintf(f, ".\n");
+		}
+	}
+	fprintf(f, "\nNormalised performance = all-local time / time under far memory: 1.0 is "
+		   "all-local speed, higher is better.\n\n");
+}
+
 static void cpu_model(char *out, size_t n)
 {
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -423,15 +482,16 @@ static void plot(const bench_plan *p, const char *w)
 		   "set output '%s.png'\n"
 		   "set title '%s (size %s): normalised performance vs local memory'\n"
 		   "set xlabel 'local memory, %% of footprint'\n"
-		   "set ylabel 'normalised performance (all-local time / time)'\n"
-		   "set yrange [0:*]\nset xrange [0:100]\nset key left top\nset grid\n"
+		   "set ylabel 'normalised performance (all-local time / time; higher is better)'\n"
+		   "set yrange [0:*]\nset offsets 0, 0, 0.1, 0\n" /* room above the 1.0 line */
+		   "set xrange [0:100]\nset key left top\nset grid\n"
 		   "set datafile missing 'NaN'\n"
 		   "plot ",
 		w, w, p->size);
 	for (int k = 0; k < p->n_prefetch; k++)
 		fprintf(f, "%s'%s.dat' using 1:%d with linespoints title '%s'", k ? ", " : "", w, k + 2,
 			p->prefetch[k]);
-	fprintf(f, "\n");
+	fprintf(f, ", 1 with lines dashtype 2 lc rgb 'gray' title 'all local (1.0)'\n");
 	fclose(f);
 	/* gnuplot runs in the output folder so the script's relative names work. */
 	pid_t pid = fork();
@@ -472,6 +532,7 @@ int bench_write_report(const bench_plan *p)
 
 	fprintf(f, "# farsight bench report\n\n");
 	fprintf(f, "Command: `%s` (%s)\n\n", p->command_line, date);
+	write_conclusion(f, p);
 	fprintf(f, "Machine: Linux %s, %ld vCPUs, %s; guest_halt_poll_ns = %s.\n\n", u.release,
 		sysconf(_SC_NPROCESSORS_ONLN), cpu, halt);
 	if (p->merged_from)
@@ -572,9 +633,9 @@ int bench_write_report(const bench_plan *p)
 			}
 			fprintf(f, "\n");
 		}
-		fprintf(f, "\n| local mem | prefetcher | norm. perf | median time | prefetch hits | accuracy | "
-			   "coverage | demand fetches | runs ok | failed |\n"
-			   "|---|---|---|---|---|---|---|---|---|---|\n");
+		fprintf(f, "\n| local mem | prefetcher | norm. perf | median time | time min-max | "
+			   "prefetch hits | accuracy | coverage | demand fetches | runs ok | failed |\n"
+			   "|---|---|---|---|---|---|---|---|---|---|---|\n");
 		for (int r = 0; r < p->n_ratios; r++)
 			for (int k = 0; k < p->n_prefetch; k++) {
 				const char *pf = p->prefetch[k];
@@ -584,7 +645,13 @@ int bench_write_report(const bench_plan *p)
 				double acc = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "accuracy", NULL, NULL);
 				double cov = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "coverage", NULL, NULL);
 				double dem = med(p, w, RUN_FAR, p->ratios[r], pf, V_KEY, "demand_fetches", NULL, NULL);
-				char e[32], g[32], h[32];
+				char e[32], g[32], h[32], span[48];
+				double lo, hi;
+				time_range(p, w, RUN_FAR, p->ratios[r], pf, &lo, &hi);
+				if (isnan(lo))
+					snprintf(span, sizeof span, "n/a");
+				else
+					snprintf(span, sizeof span, "%.2f-%.2f s", lo, hi);
 				fmt_num(a, sizeof a, plain / s, "%.3f");
 				fmt_num(b, sizeof b, s, "%.2f s");
 				fmt_num(c, sizeof c, hits, "%.0f");
@@ -592,8 +659,8 @@ int bench_write_report(const bench_plan *p)
 				fmt_num(e, sizeof e, cov, "%.3f");
 				fmt_num(g, sizeof g, dem, "%.0f");
 				snprintf(h, sizeof h, "%d", bad);
-				fprintf(f, "| %d%% | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", p->ratios[r], pf, a,
-					b, c, d, e, g, ok, bad ? h : "");
+				fprintf(f, "| %d%% | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", p->ratios[r],
+					pf, a, b, span, c, d, e, g, ok, bad ? h : "");
 			}
 		plot(p, w);
 		fprintf(f, "\n![%s: normalised performance vs local memory](%s.png)\n\n", w, w);
