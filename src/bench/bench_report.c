@@ -324,12 +324,12 @@ void bench_merged_free(bench_plan *p)
 	free(p->runs);
 }
 
-/* Median of a value over the successful runs matching (workload, kind, ratio, prefetch). */
+/* A value of the successful runs matching (workload, kind, ratio, prefetch): into v
+ * (up to 128), their count returned; *n_fail the runs that failed. */
 typedef enum { V_SECONDS, V_KEY } vsel;
-static double med(const bench_plan *p, const char *w, int kind, int ratio, const char *pf, vsel sel,
-		  const char *key, int *n_ok, int *n_fail)
+static int gather(const bench_plan *p, const char *w, int kind, int ratio, const char *pf,
+		  vsel sel, const char *key, double v[128], int *n_fail)
 {
-	double v[128];
 	int n = 0, fails = 0;
 	for (int i = 0; i < p->n_runs; i++) {
 		const bench_run *r = &p->runs[i];
@@ -344,10 +344,19 @@ static double med(const bench_plan *p, const char *w, int kind, int ratio, const
 		if (!isnan(x) && n < 128)
 			v[n++] = x;
 	}
-	if (n_ok)
-		*n_ok = n;
 	if (n_fail)
 		*n_fail = fails;
+	return n;
+}
+
+/* Median of a value over the successful runs of a configuration. */
+static double med(const bench_plan *p, const char *w, int kind, int ratio, const char *pf, vsel sel,
+		  const char *key, int *n_ok, int *n_fail)
+{
+	double v[128];
+	int n = gather(p, w, kind, ratio, pf, sel, key, v, n_fail);
+	if (n_ok)
+		*n_ok = n;
 	return bench_median(v, n);
 }
 
@@ -356,16 +365,14 @@ static double med(const bench_plan *p, const char *w, int kind, int ratio, const
 static void time_range(const bench_plan *p, const char *w, int kind, int ratio, const char *pf,
 		       double *lo, double *hi)
 {
+	double v[128];
+	int n = gather(p, w, kind, ratio, pf, V_SECONDS, NULL, v, NULL);
 	*lo = *hi = NAN;
-	for (int i = 0; i < p->n_runs; i++) {
-		const bench_run *r = &p->runs[i];
-		if (!r->done || !r->checksum_ok || r->workload != w || r->kind != kind ||
-		    r->ratio != ratio || strcmp(r->prefetch, pf))
-			continue;
-		if (isnan(*lo) || r->seconds < *lo)
-			*lo = r->seconds;
-		if (isnan(*hi) || r->seconds > *hi)
-			*hi = r->seconds;
+	for (int i = 0; i < n; i++) {
+		if (isnan(*lo) || v[i] < *lo)
+			*lo = v[i];
+		if (isnan(*hi) || v[i] > *hi)
+			*hi = v[i];
 	}
 }
 

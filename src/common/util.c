@@ -313,3 +313,15 @@ void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap)
 		c = e;
 	}
 }
+
+void fs_human_bytes(char *out, size_t cap, uint64_t b)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}

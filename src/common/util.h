@@ -100,5 +100,7 @@ extern __thread int fs_thread_is_runtime;
  * empty list or a CPU at or above CPU_SETSIZE), and written back. */
 int fs_parse_cpus(const char *text, cpu_set_t *set);
 void fs_cpu_list(const cpu_set_t *set, char *out, size_t cap);
+/* b bytes for people: "512 B", "4.0 MiB", "64.0 GiB" (binary units, one decimal). */
+void fs_human_bytes(char *out, size_t cap, uint64_t b);
 
 #endif

@@ -63,10 +63,8 @@ void shim_far_full(size_t bytes)
 	if (atomic_exchange(&said, 1))
 		return;
 	char what[160];
-	if (fs_shim.size >= (1u << 30))
-		snprintf(what, sizeof(what), "%.1f GiB (--arena-size)", (double)fs_shim.size / (1 << 30));
-	else
-		snprintf(what, sizeof(what), "%.1f MiB (--arena-size)", (double)fs_shim.size / (1 << 20));
+	fs_human_bytes(what, sizeof(what), fs_shim.size);
+	strcat(what, " (--arena-size)");
 	shim_say("far memory is full: its arena of ", what,
 		 " has no room left, so the program's new memory is local from here on, "
 		 "outside the --local-mem budget; run with a larger --arena-size");

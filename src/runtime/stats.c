@@ -101,18 +101,6 @@ int fs_stats_get(fs_runtime *rt, fs_stats *s)
 	return FS_OK;
 }
 
-static void human_bytes(char *out, size_t cap, uint64_t b)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
-
 /* How a row's value is written: a count, bytes, a ratio (a percentage; n/a when it
  * has no denominator), microseconds, nanoseconds, seconds, text, or the backend's own
  * counters (a JSON object of name: value; a line of their own in the summary). */
@@ -206,7 +194,7 @@ static void row_text(const fs_stats *s, const struct stat_row *r, char *out, siz
 	double v = row_value(s, r);
 	switch (r->kind) {
 	case K_COUNT: snprintf(out, n, "%llu", (unsigned long long)v); break;
-	case K_BYTES: human_bytes(out, n, (uint64_t)v); break;
+	case K_BYTES: fs_human_bytes(out, n, (uint64_t)v); break;
 	case K_RATIO: isnan(v) ? snprintf(out, n, "n/a") : snprintf(out, n, "%.1f%%", 100 * v); break;
 	case K_US: snprintf(out, n, "%.1f us", v); break;
 	case K_NS: snprintf(out, n, "%.0f ns/event", v); break;
@@ -236,7 +224,7 @@ static void hint(const fs_stats *s, FILE *f)
 	    s->far_bytes_read < 4 * s->local_mem_budget_bytes)
 		return;
 	char b[32];
-	human_bytes(b, sizeof b, s->local_mem_budget_bytes);
+	fs_human_bytes(b, sizeof b, s->local_mem_budget_bytes);
 	fprintf(f, "farsight:   hint: %.0f%% of the fetched pages were demand fetches and %.1fx the budget was "
 		   "read from far memory: the working set is larger than %s; a somewhat larger --local-mem "
 		   "may run much faster (see docs/TUNING.md, budget cliffs)\n",
@@ -278,9 +266,9 @@ void fs_stats_print(const fs_stats *s, const fs_config *cfg, FILE *f)
 		fprintf(f, "farsight:   CPUs: %s\n", s->placement);
 	if (s->processes > 1) {
 		char trd[32], twr[32], tpk[32];
-		human_bytes(trd, sizeof(trd), s->tree_far_bytes_read);
-		human_bytes(twr, sizeof(twr), s->tree_far_bytes_written);
-		human_bytes(tpk, sizeof(tpk), s->tree_local_peak_bytes);
+		fs_human_bytes(trd, sizeof(trd), s->tree_far_bytes_read);
+		fs_human_bytes(twr, sizeof(twr), s->tree_far_bytes_written);
+		fs_human_bytes(tpk, sizeof(tpk), s->tree_local_peak_bytes);
 		fprintf(f,
 			"farsight:   %llu processes with far memory, together: faults %llu (%llu demand "
 			"fetches, %llu zero fills), %llu evictions, far memory read %s, written %s; "
